@@ -1,0 +1,81 @@
+/**
+ * Typed errors with stable codes.
+ *
+ * Every error Tributary throws on purpose is a {@link TributaryError} whose `code` comes from the
+ * closed {@link ErrorCodes} list, so callers can branch on `err.code` instead of parsing messages.
+ * `retriable` says whether trying the same operation again may succeed (broker down, rebalance).
+ *
+ * @example
+ * ```ts
+ * try { await log.admin.describeTopic('nope') }
+ * catch (err) { if (isTributaryError(err, 'TRIB_LOG_UNKNOWN_TOPIC')) console.log(err.message) }
+ * ```
+ * @module
+ */
+
+/** The closed list of error codes. Codes are never reused for another meaning. */
+export const ErrorCodes = {
+  /** A caller passed an invalid argument or option. */
+  TRIB_INVALID_ARGUMENT: 'TRIB_INVALID_ARGUMENT',
+  /** A topic does not exist (and auto-creation is off). */
+  TRIB_LOG_UNKNOWN_TOPIC: 'TRIB_LOG_UNKNOWN_TOPIC',
+  /** A topic that should be created already exists. */
+  TRIB_LOG_TOPIC_EXISTS: 'TRIB_LOG_TOPIC_EXISTS',
+  /** A partition number is outside `0 .. partitions-1` of its topic. */
+  TRIB_LOG_PARTITION_OUT_OF_RANGE: 'TRIB_LOG_PARTITION_OUT_OF_RANGE',
+  /** An offset is outside the partition's retained range. */
+  TRIB_LOG_OFFSET_OUT_OF_RANGE: 'TRIB_LOG_OFFSET_OUT_OF_RANGE',
+  /** No broker could be reached within the connect timeout. */
+  TRIB_LOG_BROKER_UNREACHABLE: 'TRIB_LOG_BROKER_UNREACHABLE',
+  /** A commit named a partition the member does not own (any more). */
+  TRIB_LOG_NOT_ASSIGNED: 'TRIB_LOG_NOT_ASSIGNED',
+  /** A group is rebalancing; the operation can be retried after it settles. */
+  TRIB_LOG_REBALANCE_IN_PROGRESS: 'TRIB_LOG_REBALANCE_IN_PROGRESS',
+  /** Stored data failed its checksum or could not be parsed. */
+  TRIB_LOG_CORRUPT: 'TRIB_LOG_CORRUPT',
+  /** Another process holds the embedded log directory. */
+  TRIB_LOG_LOCKED: 'TRIB_LOG_LOCKED',
+  /** The client, producer or consumer was already closed. */
+  TRIB_CLOSED: 'TRIB_CLOSED',
+  /** An operation did not finish within its timeout. */
+  TRIB_TIMEOUT: 'TRIB_TIMEOUT',
+  /** A codec could not decode or encode a value. */
+  TRIB_CODEC: 'TRIB_CODEC',
+  /** The Kafka broker answered with an error. */
+  TRIB_LOG_KAFKA: 'TRIB_LOG_KAFKA',
+  /** A log URL or backend name is not understood. */
+  TRIB_LOG_BAD_URL: 'TRIB_LOG_BAD_URL',
+} as const
+
+/** One of the stable error codes. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
+
+/** Options for {@link TributaryError}. */
+export interface TributaryErrorOptions {
+  /** The underlying error, if any. */
+  cause?: unknown
+  /** Whether retrying the operation may succeed. Defaults to `false`. */
+  retriable?: boolean
+  /** Structured details (topic, partition, offset, file, ...) for logs and callers. */
+  details?: Record<string, unknown>
+}
+
+/** The one error class of Tributary: a stable `code`, a message that says what to fix, and details. */
+export class TributaryError extends Error {
+  readonly code: ErrorCode
+  readonly retriable: boolean
+  readonly details: Record<string, unknown>
+
+  constructor(code: ErrorCode, message: string, options: TributaryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'TributaryError'
+    this.code = code
+    this.retriable = options.retriable ?? false
+    this.details = options.details ?? {}
+  }
+}
+
+/** True when `err` is a {@link TributaryError}, optionally with the given code. */
+export function isTributaryError(err: unknown, code?: ErrorCode): err is TributaryError {
+  return err instanceof TributaryError && (code === undefined || err.code === code)
+}

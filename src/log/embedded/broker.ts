@@ -1,0 +1,270 @@
+/**
+ * The state of one embedded log: topics and their partitions, committed offsets, the group
+ * coordinator, and the cleaner that applies retention and compaction.
+ *
+ * File layout (`file` mode):
+ * ```
+ * <dir>/LOCK, <dir>/.clean-shutdown
+ * <dir>/topics/<topic>/topic.json                 the TopicSpec, written atomically
+ * <dir>/topics/<topic>/<partition>/<base>.log     batches (batch-codec.ts)
+ * <dir>/topics/<topic>/<partition>/<base>.index   sparse offset index
+ * <dir>/topics/__consumer_offsets/0/...           committed offsets (offset-store.ts)
+ * ```
+ * @module
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import { TributaryError } from '../../core/errors.ts'
+import type { Logger } from '../../core/logger.ts'
+import type { TopicSpec } from '../types.ts'
+import { lockDir, type DirLock } from './dir-lock.ts'
+import { FileSegmentStore } from './file-segment.ts'
+import { GroupCoordinator } from './group-coordinator.ts'
+import { OffsetStore } from './offset-store.ts'
+import { PartitionLog } from './partition.ts'
+import { MemorySegmentStore, type SegmentStore } from './segment.ts'
+import { resolveTopicConfig, type TopicConfig } from './topic-config.ts'
+
+/** The internal topic that holds committed offsets. */
+export const OFFSETS_TOPIC = '__consumer_offsets'
+
+/** Options of an embedded broker. */
+export interface EmbeddedBrokerOptions {
+  mode: 'memory' | 'file'
+  dir?: string
+  fsync: 'always' | 'never'
+  cleanerIntervalMs: number
+  logger: Logger
+}
+
+interface Topic {
+  config: TopicConfig
+  partitions: PartitionLog[]
+}
+
+/** Something that is closed when the broker closes. */
+export interface Closable {
+  close(): Promise<void>
+}
+
+/** Topics, partitions, offsets and groups of one embedded log. */
+export class EmbeddedBroker {
+  readonly mode: 'memory' | 'file'
+  readonly coordinator: GroupCoordinator
+  readonly offsetStore: OffsetStore
+  /** Waiters woken after every append. */
+  readonly appended = new Set<() => void>()
+  readonly logger: Logger
+  readonly #options: EmbeddedBrokerOptions
+  readonly #topics = new Map<string, Topic>()
+  readonly #clients = new Set<Closable>()
+  readonly #lock: DirLock | undefined
+  readonly #topicsDir: string | undefined
+  readonly #cleaner: NodeJS.Timeout | undefined
+  #closed = false
+
+  constructor(options: EmbeddedBrokerOptions) {
+    this.mode = options.mode
+    this.#options = options
+    this.logger = options.logger
+    if (options.mode === 'file') {
+      if (!options.dir) throw new TributaryError('TRIB_INVALID_ARGUMENT', 'embedded log in file mode needs a directory')
+      this.#lock = lockDir(options.dir)
+      this.#topicsDir = path.join(path.resolve(options.dir), 'topics')
+      fs.mkdirSync(this.#topicsDir, { recursive: true })
+      if (this.#lock.unclean) this.logger.warn({ dir: options.dir }, 'embedded log was not closed cleanly; verifying active segments')
+      this.#loadTopics()
+    }
+    const offsets = this.#topics.get(OFFSETS_TOPIC) ?? this.#createTopic({
+      name: OFFSETS_TOPIC,
+      partitions: 1,
+      cleanupPolicy: 'compact',
+      configs: { 'segment.bytes': String(4 * 1024 * 1024), 'delete.retention.ms': '0' },
+    })
+    this.offsetStore = new OffsetStore(offsets.partitions[0])
+    this.coordinator = new GroupCoordinator((topic) => this.#topics.get(topic)?.config.partitions ?? 0)
+    if (options.cleanerIntervalMs > 0) {
+      this.#cleaner = setInterval(() => this.clean(Date.now()), options.cleanerIntervalMs)
+      this.#cleaner.unref()
+    }
+  }
+
+  /** Creates a topic, or throws `TRIB_LOG_TOPIC_EXISTS`. */
+  createTopic(spec: TopicSpec): TopicConfig {
+    this.#ensureOpen()
+    if (spec?.name?.startsWith('__')) {
+      throw new TributaryError('TRIB_INVALID_ARGUMENT', `topic ${spec.name}: names starting with '__' are reserved for internal topics`)
+    }
+    const config = resolveTopicConfig(spec)
+    if (this.#topics.has(config.name)) {
+      throw new TributaryError('TRIB_LOG_TOPIC_EXISTS', `topic ${config.name} already exists`, { details: { topic: config.name } })
+    }
+    const topic = this.#createTopic(spec)
+    this.coordinator.topicChanged(config.name)
+    return topic.config
+  }
+
+  /** The config of a topic, or throws `TRIB_LOG_UNKNOWN_TOPIC`. */
+  requireTopic(name: string): TopicConfig {
+    const topic = this.#topics.get(name)
+    if (!topic || name === OFFSETS_TOPIC) {
+      throw new TributaryError('TRIB_LOG_UNKNOWN_TOPIC', `unknown topic ${JSON.stringify(name)}: create it first (tributary log create ${name} --partitions N)`, {
+        details: { topic: name },
+      })
+    }
+    return topic.config
+  }
+
+  /** User topic names, sorted. */
+  topicNames(): string[] {
+    return [...this.#topics.keys()].filter((n) => n !== OFFSETS_TOPIC).sort()
+  }
+
+  /** A partition, or throws `TRIB_LOG_UNKNOWN_TOPIC` / `TRIB_LOG_PARTITION_OUT_OF_RANGE`. */
+  partition(topic: string, partition: number): PartitionLog {
+    const config = this.requireTopic(topic)
+    if (!Number.isInteger(partition) || partition < 0 || partition >= config.partitions) {
+      throw new TributaryError(
+        'TRIB_LOG_PARTITION_OUT_OF_RANGE',
+        `partition ${partition} of topic ${topic} is out of range: the topic has partitions 0..${config.partitions - 1}`,
+        { details: { topic, partition, partitions: config.partitions } },
+      )
+    }
+    return (this.#topics.get(topic) as Topic).partitions[partition]
+  }
+
+  /** A partition, or undefined when the topic was deleted meanwhile. */
+  partitionIfExists(topic: string, partition: number): PartitionLog | undefined {
+    return this.#topics.get(topic)?.partitions[partition]
+  }
+
+  /** All partitions of a topic. */
+  partitions(topic: string): PartitionLog[] {
+    this.requireTopic(topic)
+    return (this.#topics.get(topic) as Topic).partitions
+  }
+
+  /** Deletes a topic, its files and the offsets committed for it. */
+  deleteTopic(name: string): void {
+    this.#ensureOpen()
+    this.requireTopic(name)
+    const topic = this.#topics.get(name) as Topic
+    this.#topics.delete(name)
+    for (const p of topic.partitions) p.destroy()
+    if (this.#topicsDir) fs.rmSync(path.join(this.#topicsDir, name), { recursive: true, force: true })
+    this.offsetStore.deleteTopic(name, Date.now())
+    this.coordinator.topicChanged(name)
+  }
+
+  /** Wakes consumers waiting for records. */
+  notifyAppended(): void {
+    if (this.appended.size === 0) return
+    const waiters = [...this.appended]
+    this.appended.clear()
+    for (const w of waiters) w()
+  }
+
+  /** Forces every partition's data to stable storage. */
+  sync(): void {
+    for (const topic of this.#topics.values()) for (const p of topic.partitions) p.sync()
+  }
+
+  /** One cleaner pass: retention for `delete` topics, compaction for `compact` topics. */
+  clean(now: number, force = false): void {
+    for (const topic of this.#topics.values()) {
+      for (const p of topic.partitions) {
+        try {
+          if (topic.config.cleanupPolicy === 'compact') {
+            const result = p.compact(now, force)
+            if (result.removedRecords > 0) {
+              this.logger.debug({ topic: p.topic, partition: p.partition, removed: result.removedRecords }, 'compacted')
+            }
+          } else {
+            p.enforceRetention(now)
+          }
+        } catch (err) {
+          this.logger.error({ err, topic: p.topic, partition: p.partition }, 'embedded log cleaner failed on a partition')
+        }
+      }
+    }
+  }
+
+  /** Registers a producer or consumer to close with the broker. */
+  track(client: Closable): void {
+    this.#clients.add(client)
+  }
+
+  /** Unregisters a closed client. */
+  forget(client: Closable): void {
+    this.#clients.delete(client)
+  }
+
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    for (const client of [...this.#clients]) await client.close().catch(() => {})
+    this.#closed = true
+    clearInterval(this.#cleaner)
+    this.coordinator.close()
+    this.notifyAppended()
+    for (const topic of this.#topics.values()) for (const p of topic.partitions) p.close()
+    this.#lock?.release()
+  }
+
+  #ensureOpen(): void {
+    if (this.#closed) throw new TributaryError('TRIB_CLOSED', 'the embedded log is closed')
+  }
+
+  #store(topic: string, partition: number): SegmentStore {
+    if (!this.#topicsDir) return new MemorySegmentStore(topic, partition)
+    return new FileSegmentStore({
+      dir: path.join(this.#topicsDir, topic, String(partition)),
+      topic,
+      partition,
+      logger: this.logger,
+      fsync: this.#options.fsync,
+      unclean: this.#lock?.unclean ?? false,
+    })
+  }
+
+  #createTopic(spec: TopicSpec): Topic {
+    const config = resolveTopicConfig(spec)
+    if (this.#topicsDir) {
+      const dir = path.join(this.#topicsDir, config.name)
+      fs.mkdirSync(dir, { recursive: true })
+      const tmp = path.join(dir, 'topic.json.tmp')
+      fs.writeFileSync(tmp, JSON.stringify(spec, null, 2))
+      fs.renameSync(tmp, path.join(dir, 'topic.json'))
+    }
+    return this.#openTopic(config)
+  }
+
+  #openTopic(config: TopicConfig): Topic {
+    const partitions: PartitionLog[] = []
+    for (let p = 0; p < config.partitions; p++) partitions.push(new PartitionLog(config.name, p, config, this.#store(config.name, p)))
+    const topic = { config, partitions }
+    this.#topics.set(config.name, topic)
+    return topic
+  }
+
+  #loadTopics(): void {
+    const dir = this.#topicsDir as string
+    for (const name of fs.readdirSync(dir)) {
+      const specFile = path.join(dir, name, 'topic.json')
+      if (!fs.existsSync(specFile)) {
+        this.logger.warn({ dir: path.join(dir, name) }, 'embedded log: ignoring a topic directory without topic.json')
+        continue
+      }
+      let spec: TopicSpec
+      try {
+        spec = JSON.parse(fs.readFileSync(specFile, 'utf8')) as TopicSpec
+      } catch (err) {
+        throw new TributaryError('TRIB_LOG_CORRUPT', `cannot read ${specFile}: ${(err as Error).message}`, { cause: err, details: { file: specFile } })
+      }
+      this.#openTopic(resolveTopicConfig(spec))
+    }
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * File segments: `<base>.log` holds CRC-checked batches (batch-codec.ts), `<base>.index` a sparse
+ * index of 16-byte entries `relativeOffset:u32 position:u32 maxTimestampSoFar:f64`.
+ *
+ * Recovery on open: the index is cut to whole entries that point inside the log; then the log is
+ * scanned from the last index entry (or, after an unclean shutdown, the active segment from its
+ * start), every batch's length and CRC checked, and a torn or corrupt tail is truncated to the last
+ * valid batch and reported with file and position.
+ * @module
+ */
+import fs from 'node:fs'
+import path from 'node:path'
+import type { Logger } from '../../core/logger.ts'
+import type { Record } from '../../core/record.ts'
+import { TributaryError } from '../../core/errors.ts'
+import { checkBatch, decodeBatch, encodeBatch, type StoredInput } from './batch-codec.ts'
+import { floorIndex, type Segment, type SegmentStore } from './segment.ts'
+
+const INDEX_ENTRY = 16
+/** Write an index entry after at least this many log bytes. */
+const INDEX_INTERVAL = 4096
+/** Bytes read per `read` call (grown for larger batches). */
+const READ_CHUNK = 1 << 20
+
+/** Options for {@link FileSegmentStore}. */
+export interface FileSegmentOptions {
+  dir: string
+  topic: string
+  partition: number
+  logger: Logger
+  /** `always`: fsync after every append. `never` (default): leave flushing to the OS. */
+  fsync: 'always' | 'never'
+  /** True when the previous process did not close the log cleanly: verify active segments fully. */
+  unclean: boolean
+}
+
+function baseName(baseOffset: number): string {
+  return String(baseOffset).padStart(20, '0')
+}
+
+class FileSegment implements Segment {
+  readonly baseOffset: number
+  readonly logPath: string
+  readonly indexPath: string
+  readonly #options: FileSegmentOptions
+  #fd: number
+  #indexFd: number
+  #size = 0
+  #next: number
+  #maxTimestamp = 0
+  #rollTimestamp = 0
+  #indexOffsets: number[] = []
+  #indexPositions: number[] = []
+  #sinceIndex = 0
+
+  constructor(options: FileSegmentOptions, baseOffset: number, create: boolean) {
+    this.#options = options
+    this.baseOffset = baseOffset
+    this.#next = baseOffset
+    this.logPath = path.join(options.dir, `${baseName(baseOffset)}.log`)
+    this.indexPath = path.join(options.dir, `${baseName(baseOffset)}.index`)
+    const flags = create ? 'w+' : 'r+'
+    this.#fd = fs.openSync(this.logPath, flags)
+    this.#indexFd = fs.openSync(this.indexPath, create ? 'w+' : fs.existsSync(this.indexPath) ? 'r+' : 'w+')
+  }
+
+  get nextOffset(): number {
+    return this.#next
+  }
+  get sizeBytes(): number {
+    return this.#size
+  }
+  get maxTimestamp(): number {
+    return this.#maxTimestamp
+  }
+  get rollTimestamp(): number {
+    return this.#rollTimestamp
+  }
+
+  /** Rebuilds in-memory state from the files; `verifyAll` checks every batch instead of only the tail. */
+  recover(verifyAll: boolean): void {
+    const logSize = fs.fstatSync(this.#fd).size
+    const indexBytes = fs.readFileSync(this.indexPath)
+    let entries = Math.floor(indexBytes.length / INDEX_ENTRY)
+    let scanFrom = 0
+    let maxTimestamp = 0
+    for (let i = 0; i < entries; i++) {
+      const pos = indexBytes.readUInt32BE(i * INDEX_ENTRY + 4)
+      if (pos >= logSize || (i > 0 && pos <= this.#indexPositions[i - 1])) {
+        entries = i
+        break
+      }
+      this.#indexOffsets.push(this.baseOffset + indexBytes.readUInt32BE(i * INDEX_ENTRY))
+      this.#indexPositions.push(pos)
+      maxTimestamp = Math.max(maxTimestamp, indexBytes.readDoubleBE(i * INDEX_ENTRY + 8))
+    }
+    if (verifyAll) {
+      entries = 0
+      this.#indexOffsets = []
+      this.#indexPositions = []
+      maxTimestamp = 0
+    } else if (entries > 0) {
+      scanFrom = this.#indexPositions[entries - 1]
+      // The entry's batch is rescanned below; its own index entry is re-added by the scan.
+      this.#indexOffsets.pop()
+      this.#indexPositions.pop()
+      entries--
+    }
+    fs.ftruncateSync(this.#indexFd, entries * INDEX_ENTRY)
+    this.#maxTimestamp = maxTimestamp
+    this.#size = scanFrom
+    this.#sinceIndex = INDEX_INTERVAL
+    let pos = scanFrom
+    scan: while (pos < logSize) {
+      let buf = this.#readAt(pos, Math.min(READ_CHUNK, logSize - pos))
+      let p = 0
+      while (p < buf.length) {
+        let check = checkBatch(buf, p)
+        if (!check.ok && check.needBytes !== undefined && pos + p + check.needBytes <= logSize) {
+          if (p > 0) break // read again, starting at this batch
+          buf = this.#readAt(pos, check.needBytes)
+          check = checkBatch(buf, 0)
+        }
+        if (!check.ok) {
+          const at = pos + p
+          this.#options.logger.warn(
+            { file: this.logPath, position: at, reason: check.reason, bytesCut: logSize - at },
+            `embedded log: truncated ${this.logPath} at position ${at} (${check.reason}); cut ${logSize - at} bytes after the last valid batch`,
+          )
+          fs.ftruncateSync(this.#fd, at)
+          pos = at
+          break scan
+        }
+        this.#noteBatch(pos + p, check.size, check.baseOffset, check.lastOffset, check.maxTimestamp)
+        p += check.size
+      }
+      pos += p
+    }
+    this.#size = pos
+  }
+
+  #readAt(position: number, length: number): Buffer {
+    const buf = Buffer.allocUnsafe(length)
+    let read = 0
+    while (read < length) {
+      const n = fs.readSync(this.#fd, buf, read, length - read, position + read)
+      if (n === 0) break
+      read += n
+    }
+    return read === length ? buf : buf.subarray(0, read)
+  }
+
+  #noteBatch(pos: number, size: number, base: number, last: number, maxTs: number): void {
+    if (this.#rollTimestamp === 0) this.#rollTimestamp = maxTs || Date.now()
+    if (maxTs > this.#maxTimestamp) this.#maxTimestamp = maxTs
+    this.#next = last + 1
+    if (this.#sinceIndex >= INDEX_INTERVAL) {
+      const entry = Buffer.allocUnsafe(INDEX_ENTRY)
+      entry.writeUInt32BE(base - this.baseOffset, 0)
+      entry.writeUInt32BE(pos, 4)
+      entry.writeDoubleBE(this.#maxTimestamp, 8)
+      fs.writeSync(this.#indexFd, entry, 0, INDEX_ENTRY, this.#indexOffsets.length * INDEX_ENTRY)
+      this.#indexOffsets.push(base)
+      this.#indexPositions.push(pos)
+      this.#sinceIndex = 0
+    }
+    this.#sinceIndex += size
+  }
+
+  append(records: readonly StoredInput[]): void {
+    if (records.length === 0) return
+    this.appendEncoded(encodeBatch(records), records[0].offset, records[records.length - 1].offset, records)
+  }
+
+  /** Appends an already encoded batch. */
+  appendEncoded(batch: Buffer, base: number, last: number, records: readonly StoredInput[]): void {
+    let maxTs = 0
+    for (let i = 0; i < records.length; i++) if (records[i].timestamp > maxTs) maxTs = records[i].timestamp
+    let written = 0
+    while (written < batch.length) {
+      written += fs.writeSync(this.#fd, batch, written, batch.length - written, this.#size + written)
+    }
+    if (this.#options.fsync === 'always') fs.fsyncSync(this.#fd)
+    const pos = this.#size
+    this.#size += batch.length
+    this.#noteBatch(pos, batch.length, base, last, maxTs)
+  }
+
+  read(fromOffset: number, max: number, out: Record[]): number {
+    if (fromOffset >= this.#next || max <= 0) return 0
+    const i = floorIndex(this.#indexOffsets, fromOffset)
+    let pos = i < 0 ? 0 : this.#indexPositions[i]
+    let added = 0
+    while (pos < this.#size && added < max) {
+      let buf = this.#readAt(pos, Math.min(READ_CHUNK, this.#size - pos))
+      let p = 0
+      while (p < buf.length && added < max) {
+        let check = checkBatch(buf, p)
+        if (!check.ok && check.needBytes !== undefined) {
+          if (p > 0) break // re-read from this batch
+          buf = this.#readAt(pos, Math.min(check.needBytes, this.#size - pos))
+          check = checkBatch(buf, 0)
+        }
+        if (!check.ok) {
+          throw new TributaryError(
+            'TRIB_LOG_CORRUPT',
+            `corrupt batch in ${this.logPath} at position ${pos + p}: ${check.reason}`,
+            { details: { file: this.logPath, position: pos + p, topic: this.#options.topic, partition: this.#options.partition } },
+          )
+        }
+        if (check.lastOffset >= fromOffset) {
+          added += decodeBatch(buf, p, this.#options.topic, this.#options.partition, fromOffset, max - added, out)
+        }
+        p += check.size
+      }
+      pos += p
+    }
+    return added
+  }
+
+  sync(): void {
+    fs.fsyncSync(this.#fd)
+    fs.fsyncSync(this.#indexFd)
+  }
+
+  close(): void {
+    fs.closeSync(this.#fd)
+    fs.closeSync(this.#indexFd)
+  }
+}
+
+/** Keeps a partition's segments as files in one directory: the `file` mode of the embedded log. */
+export class FileSegmentStore implements SegmentStore {
+  readonly #options: FileSegmentOptions
+
+  constructor(options: FileSegmentOptions) {
+    this.#options = options
+    fs.mkdirSync(options.dir, { recursive: true })
+  }
+
+  load(): Segment[] {
+    const bases = fs
+      .readdirSync(this.#options.dir)
+      .filter((name) => /^\d{20}\.log$/.test(name))
+      .map((name) => Number(name.slice(0, 20)))
+      .sort((a, b) => a - b)
+    // Leftovers of an interrupted compaction are discarded; the originals are still complete.
+    for (const name of fs.readdirSync(this.#options.dir)) {
+      if (name.endsWith('.cleaned')) fs.rmSync(path.join(this.#options.dir, name), { force: true })
+    }
+    return bases.map((base, i) => {
+      const segment = new FileSegment(this.#options, base, false)
+      const active = i === bases.length - 1
+      segment.recover(active && this.#options.unclean)
+      return segment
+    })
+  }
+
+  create(baseOffset: number): Segment {
+    return new FileSegment(this.#options, baseOffset, true)
+  }
+
+  replace(segment: Segment, records: readonly StoredInput[]): Segment {
+    const old = segment as FileSegment
+    const tmpOptions = { ...this.#options }
+    const cleaned = `${old.logPath}.cleaned`
+    const cleanedIndex = `${old.indexPath}.cleaned`
+    // Write the compacted copy beside the original, then swap it in with renames.
+    const fd = fs.openSync(cleaned, 'w')
+    if (records.length > 0) {
+      const batch = encodeBatch(records)
+      fs.writeSync(fd, batch)
+    }
+    fs.fsyncSync(fd)
+    fs.closeSync(fd)
+    fs.writeFileSync(cleanedIndex, Buffer.alloc(0))
+    old.close()
+    fs.renameSync(cleanedIndex, old.indexPath)
+    fs.renameSync(cleaned, old.logPath)
+    const fresh = new FileSegment(tmpOptions, old.baseOffset, false)
+    fresh.recover(false)
+    return fresh
+  }
+
+  remove(segment: Segment): void {
+    const file = segment as FileSegment
+    file.close()
+    fs.rmSync(file.logPath, { force: true })
+    fs.rmSync(file.indexPath, { force: true })
+  }
+
+  destroy(): void {
+    fs.rmSync(this.#options.dir, { recursive: true, force: true })
+  }
+}

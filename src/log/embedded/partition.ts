@@ -1,0 +1,198 @@
+/**
+ * One partition of the embedded log: an ordered list of segments, the last one active.
+ *
+ * Appends go to the active segment, which rolls by `segment.bytes` / `segment.ms` (checked at append
+ * time, as Kafka does). Retention drops whole closed segments from the front; compaction rewrites
+ * closed segments keeping only the latest record per key (and tombstones younger than
+ * `delete.retention.ms`). The active segment is never cleaned.
+ * @module
+ */
+import type { Record } from '../../core/record.ts'
+import type { StoredInput } from './batch-codec.ts'
+import { floorIndex, type Segment, type SegmentStore } from './segment.ts'
+import type { TopicConfig } from './topic-config.ts'
+
+/** What a compaction or retention pass did, for logs and tests. */
+export interface CleanResult {
+  readonly removedSegments: number
+  readonly removedRecords: number
+}
+
+/** A partition's segments and offsets. */
+export class PartitionLog {
+  readonly topic: string
+  readonly partition: number
+  #config: TopicConfig
+  readonly #store: SegmentStore
+  #segments: Segment[]
+  #bases: number[]
+  #end: number
+  /** Offsets below this were compacted already; the dirty part starts here. */
+  #cleanedUpTo = 0
+
+  constructor(topic: string, partition: number, config: TopicConfig, store: SegmentStore) {
+    this.topic = topic
+    this.partition = partition
+    this.#config = config
+    this.#store = store
+    this.#segments = store.load()
+    if (this.#segments.length === 0) this.#segments.push(store.create(0))
+    this.#bases = this.#segments.map((s) => s.baseOffset)
+    const last = this.#segments[this.#segments.length - 1]
+    this.#end = Math.max(last.nextOffset, last.baseOffset)
+  }
+
+  /** The first offset still retained. */
+  get startOffset(): number {
+    return this.#segments[0].baseOffset
+  }
+
+  /** The high watermark: the offset the next record gets. */
+  get endOffset(): number {
+    return this.#end
+  }
+
+  get sizeBytes(): number {
+    let size = 0
+    for (const s of this.#segments) size += s.sizeBytes
+    return size
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length
+  }
+
+  /** Assigns offsets to `records` (in place) and appends them. Returns the first offset. */
+  append(records: StoredInput[], now: number): number {
+    this.#maybeRoll(now)
+    const base = this.#end
+    for (let i = 0; i < records.length; i++) records[i].offset = base + i
+    this.#active().append(records)
+    this.#end = base + records.length
+    return base
+  }
+
+  /** Appends to `out` up to `max` records from `offset` on; returns how many. */
+  read(offset: number, max: number, out: Record[]): number {
+    if (offset >= this.#end) return 0
+    let i = Math.max(0, floorIndex(this.#bases, offset))
+    let added = 0
+    let from = Math.max(offset, this.startOffset)
+    while (i < this.#segments.length && added < max) {
+      added += this.#segments[i].read(from, max - added, out)
+      i++
+      if (i < this.#segments.length) from = Math.max(from, this.#segments[i].baseOffset)
+    }
+    return added
+  }
+
+  /** Forces data to stable storage. */
+  sync(): void {
+    this.#active().sync()
+  }
+
+  /** Applies `retention.ms` and `retention.bytes` to closed segments. */
+  enforceRetention(now: number): CleanResult {
+    const { retentionMs, retentionBytes } = this.#config
+    let removed = 0
+    let size = this.sizeBytes
+    while (this.#segments.length > 1) {
+      const first = this.#segments[0]
+      const expired = retentionMs >= 0 && first.maxTimestamp > 0 && first.maxTimestamp < now - retentionMs
+      const tooBig = retentionBytes >= 0 && size > retentionBytes
+      if (!expired && !tooBig) break
+      size -= first.sizeBytes
+      this.#store.remove(first)
+      this.#segments.shift()
+      removed++
+    }
+    if (removed > 0) this.#bases = this.#segments.map((s) => s.baseOffset)
+    return { removedSegments: removed, removedRecords: 0 }
+  }
+
+  /** The share of closed-segment bytes written since the last compaction. */
+  dirtyRatio(): number {
+    let total = 0
+    let dirty = 0
+    for (let i = 0; i < this.#segments.length - 1; i++) {
+      const s = this.#segments[i]
+      total += s.sizeBytes
+      if (s.nextOffset > this.#cleanedUpTo) dirty += s.sizeBytes
+    }
+    return total === 0 ? 0 : dirty / total
+  }
+
+  /**
+   * Compacts closed segments if the dirty ratio reached `min.cleanable.dirty.ratio`: keeps the latest
+   * record of each key (looking at the whole partition, the active segment included), drops
+   * tombstones older than `delete.retention.ms`, and leaves segments younger than
+   * `min.compaction.lag.ms` alone.
+   */
+  compact(now: number, force = false): CleanResult {
+    if (this.#config.cleanupPolicy !== 'compact' || this.#segments.length < 2) return { removedSegments: 0, removedRecords: 0 }
+    if (!force && this.dirtyRatio() < this.#config.minCleanableDirtyRatio) return { removedSegments: 0, removedRecords: 0 }
+    const latest = new Map<string, number>()
+    const all: Record[][] = []
+    for (const segment of this.#segments) {
+      const records: Record[] = []
+      segment.read(segment.baseOffset, Number.MAX_SAFE_INTEGER, records)
+      all.push(records)
+      for (const r of records) if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset)
+    }
+    let removedRecords = 0
+    const closed = this.#segments.length - 1
+    for (let i = 0; i < closed; i++) {
+      const segment = this.#segments[i]
+      if (this.#config.minCompactionLagMs > 0 && segment.maxTimestamp > now - this.#config.minCompactionLagMs) break
+      const kept: StoredInput[] = []
+      for (const r of all[i]) {
+        if (r.key === null || latest.get(r.key.toString('latin1')) !== r.offset) continue
+        if (r.value === null && r.timestamp < now - this.#config.deleteRetentionMs) continue
+        kept.push({ offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })
+      }
+      if (kept.length === all[i].length) {
+        this.#cleanedUpTo = Math.max(this.#cleanedUpTo, segment.nextOffset)
+        continue
+      }
+      removedRecords += all[i].length - kept.length
+      // Copy the bytes out of views into the old file before that file is replaced.
+      for (const k of kept) {
+        if (k.key) k.key = Buffer.from(k.key)
+        if (k.value) k.value = Buffer.from(k.value)
+        if (k.headers.length > 0) k.headers = k.headers.map(([n, v]) => [n, Buffer.from(v)] as const)
+      }
+      this.#segments[i] = this.#store.replace(segment, kept)
+      this.#cleanedUpTo = Math.max(this.#cleanedUpTo, this.#segments[i + 1].baseOffset)
+    }
+    return { removedSegments: 0, removedRecords }
+  }
+
+  /** Adopts a changed configuration (e.g. after `alterConfigs`). */
+  reconfigure(config: TopicConfig): void {
+    this.#config = config
+  }
+
+  close(): void {
+    for (const s of this.#segments) s.close()
+  }
+
+  /** Closes and deletes all data of the partition. */
+  destroy(): void {
+    this.close()
+    this.#store.destroy()
+  }
+
+  #active(): Segment {
+    return this.#segments[this.#segments.length - 1]
+  }
+
+  #maybeRoll(now: number): void {
+    const active = this.#active()
+    if (active.sizeBytes === 0) return
+    const bySize = active.sizeBytes >= this.#config.segmentBytes
+    const byTime = active.rollTimestamp > 0 && now - active.rollTimestamp >= this.#config.segmentMs
+    if (!bySize && !byTime) return
+    this.#segments.push(this.#store.create(this.#end))
+    this.#bases.push(this.#end)
+  }
+}

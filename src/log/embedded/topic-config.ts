@@ -1,0 +1,94 @@
+/**
+ * Topic configuration of the embedded log. It understands the Kafka topic config names that matter
+ * on one machine (`cleanup.policy`, `retention.ms`, `retention.bytes`, `segment.bytes`, `segment.ms`,
+ * `delete.retention.ms`, `min.cleanable.dirty.ratio`, `min.compaction.lag.ms`), so one `TopicSpec`
+ * means the same on every backend.
+ * @module
+ */
+import { TributaryError } from '../../core/errors.ts'
+import type { CleanupPolicy, TopicDescription, TopicSpec } from '../types.ts'
+
+/** Resolved settings of one topic. */
+export interface TopicConfig {
+  readonly name: string
+  readonly partitions: number
+  readonly cleanupPolicy: CleanupPolicy
+  /** -1: keep forever. */
+  readonly retentionMs: number
+  /** -1: unlimited. */
+  readonly retentionBytes: number
+  readonly segmentBytes: number
+  readonly segmentMs: number
+  /** How long a tombstone survives compaction (measured from its timestamp). */
+  readonly deleteRetentionMs: number
+  readonly minCleanableDirtyRatio: number
+  readonly minCompactionLagMs: number
+}
+
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
+
+const DAY = 86_400_000
+
+/** Throws `TRIB_INVALID_ARGUMENT` unless `name` is a legal Kafka topic name. */
+export function validateTopicName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !TOPIC_NAME.test(name) || name === '.' || name === '..') {
+    throw new TributaryError(
+      'TRIB_INVALID_ARGUMENT',
+      `invalid topic name ${JSON.stringify(name)}: use 1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'`,
+      { details: { topic: name } },
+    )
+  }
+}
+
+function numberConfig(spec: TopicSpec, key: string, fallback: number): number {
+  const raw = spec.configs?.[key]
+  if (raw === undefined) return fallback
+  const value = Number(raw)
+  if (!Number.isFinite(value)) {
+    throw new TributaryError('TRIB_INVALID_ARGUMENT', `topic ${spec.name}: config ${key}=${JSON.stringify(raw)} is not a number`, {
+      details: { topic: spec.name, config: key },
+    })
+  }
+  return value
+}
+
+/** Validates a spec and fills in defaults. */
+export function resolveTopicConfig(spec: TopicSpec): TopicConfig {
+  validateTopicName(spec.name)
+  if (!Number.isInteger(spec.partitions) || spec.partitions < 1 || spec.partitions > 100_000) {
+    throw new TributaryError(
+      'TRIB_INVALID_ARGUMENT',
+      `topic ${spec.name}: partitions must be an integer from 1 to 100000, got ${spec.partitions}`,
+      { details: { topic: spec.name, field: 'partitions' } },
+    )
+  }
+  const policy = spec.cleanupPolicy ?? (spec.configs?.['cleanup.policy'] as CleanupPolicy | undefined) ?? 'delete'
+  if (policy !== 'delete' && policy !== 'compact') {
+    throw new TributaryError('TRIB_INVALID_ARGUMENT', `topic ${spec.name}: cleanupPolicy must be 'delete' or 'compact', got ${JSON.stringify(policy)}`, {
+      details: { topic: spec.name, field: 'cleanupPolicy' },
+    })
+  }
+  return {
+    name: spec.name,
+    partitions: spec.partitions,
+    cleanupPolicy: policy,
+    retentionMs: spec.retentionMs ?? numberConfig(spec, 'retention.ms', -1),
+    retentionBytes: spec.retentionBytes ?? numberConfig(spec, 'retention.bytes', -1),
+    segmentBytes: numberConfig(spec, 'segment.bytes', 128 * 1024 * 1024),
+    segmentMs: numberConfig(spec, 'segment.ms', 7 * DAY),
+    deleteRetentionMs: numberConfig(spec, 'delete.retention.ms', DAY),
+    minCleanableDirtyRatio: numberConfig(spec, 'min.cleanable.dirty.ratio', 0.5),
+    minCompactionLagMs: numberConfig(spec, 'min.compaction.lag.ms', 0),
+  }
+}
+
+/** The public description of a topic. */
+export function describe(config: TopicConfig): TopicDescription {
+  return {
+    name: config.name,
+    partitions: config.partitions,
+    cleanupPolicy: config.cleanupPolicy,
+    retentionMs: config.retentionMs,
+    retentionBytes: config.retentionBytes,
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * Opens a `Log` from a URL, the form the CLI and config files use:
+ *
+ * - `memory:` — the embedded log in memory
+ * - `file:<dir>` (e.g. `file:./.tributary`, `file:///var/lib/tributary`) — the embedded log in files
+ * - `kafka://host:port[,host:port...]` — Apache Kafka
+ *
+ * @example
+ * ```ts
+ * const log = await openLog(process.env.TRIBUTARY_LOG ?? 'file:./.tributary')
+ * ```
+ * @module
+ */
+import { TributaryError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { openEmbeddedLog } from './embedded/index.ts'
+import type { Log } from './types.ts'
+
+/** A parsed log URL. */
+export type LogLocation =
+  | { backend: 'memory' }
+  | { backend: 'file'; dir: string }
+  | { backend: 'kafka'; brokers: string[] }
+
+/** Options passed on to the backend. */
+export interface OpenLogOptions {
+  logger?: Logger
+  /** Kafka: fail if no broker answers within this time (ms). Default 10,000. */
+  connectTimeoutMs?: number
+  /** Kafka: the client id. */
+  clientId?: string
+  /** Embedded: retention/compaction interval (ms). */
+  cleanerIntervalMs?: number
+}
+
+/** Parses a log URL, or throws `TRIB_LOG_BAD_URL` saying which forms are accepted. */
+export function parseLogUrl(url: string): LogLocation {
+  const bad = (why: string): TributaryError =>
+    new TributaryError('TRIB_LOG_BAD_URL', `invalid log URL ${JSON.stringify(url)}: ${why}; use memory:, file:<dir> or kafka://host:port[,host:port]`, {
+      details: { url },
+    })
+  if (url === 'memory' || url === 'memory:' || url === 'memory://') return { backend: 'memory' }
+  if (url.startsWith('file:')) {
+    let dir = url.slice('file:'.length)
+    if (dir.startsWith('//')) dir = dir.slice(2)
+    if (dir === '') throw bad('no directory after file:')
+    return { backend: 'file', dir }
+  }
+  if (url.startsWith('kafka://')) {
+    const brokers = url
+      .slice('kafka://'.length)
+      .replace(/\/$/, '')
+      .split(',')
+      .map((b) => b.trim())
+      .filter(Boolean)
+    if (brokers.length === 0) throw bad('no broker address')
+    for (const b of brokers) {
+      const port = Number(b.slice(b.lastIndexOf(':') + 1))
+      if (!b.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`broker ${JSON.stringify(b)} is not host:port`)
+    }
+    return { backend: 'kafka', brokers }
+  }
+  throw bad('unknown scheme')
+}
+
+/** Opens the log a URL names. The Kafka backend is loaded only when used. */
+export async function openLog(url: string, options: OpenLogOptions = {}): Promise<Log> {
+  const location = parseLogUrl(url)
+  switch (location.backend) {
+    case 'memory':
+      return openEmbeddedLog({ mode: 'memory', logger: options.logger, cleanerIntervalMs: options.cleanerIntervalMs })
+    case 'file':
+      return openEmbeddedLog({ mode: 'file', dir: location.dir, logger: options.logger, cleanerIntervalMs: options.cleanerIntervalMs })
+    case 'kafka': {
+      const { openKafkaLog } = await import('./kafka/index.ts')
+      return openKafkaLog({
+        brokers: location.brokers,
+        clientId: options.clientId,
+        connectTimeoutMs: options.connectTimeoutMs,
+        logger: options.logger,
+      })
+    }
+  }
+}
