@@ -8,14 +8,17 @@
  * ```
  * @module
  */
-import { pino, type Logger, type LoggerOptions } from 'pino'
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 
 export type { Logger } from 'pino'
 
-/** Creates a pino logger writing to stderr (stdout stays free for a command's output). */
-export function createLogger(options: LoggerOptions = {}): Logger {
+/**
+ * Creates a pino logger writing to `destination`, by default stderr (stdout stays free for a
+ * command's output).
+ */
+export function createLogger(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const level = options.level ?? process.env.TRIBUTARY_LOG_LEVEL ?? 'info'
-  return pino({ ...options, level }, pino.destination({ fd: 2, sync: true }))
+  return pino({ ...options, level }, destination ?? pino.destination({ fd: 2, sync: true }))
 }
 
 let root: Logger | undefined

@@ -52,6 +52,8 @@ class FileSegment implements Segment {
   #indexOffsets: number[] = []
   #indexPositions: number[] = []
   #sinceIndex = 0
+  /** Set when recovery found a corrupt batch in this closed segment. */
+  #corruptAt: number | undefined
 
   constructor(options: FileSegmentOptions, baseOffset: number, create: boolean) {
     this.#options = options
@@ -77,8 +79,12 @@ class FileSegment implements Segment {
     return this.#rollTimestamp
   }
 
-  /** Rebuilds in-memory state from the files; `verifyAll` checks every batch instead of only the tail. */
-  recover(verifyAll: boolean): void {
+  /**
+   * Rebuilds in-memory state from the files; `verifyAll` checks every batch instead of only the tail.
+   * An invalid tail of the active segment is truncated; a closed segment is never cut (records after
+   * it exist), so its reads fail with `TRIB_LOG_CORRUPT` instead.
+   */
+  recover(verifyAll: boolean, active: boolean): void {
     const logSize = fs.fstatSync(this.#fd).size
     const indexBytes = fs.readFileSync(this.indexPath)
     let entries = Math.floor(indexBytes.length / INDEX_ENTRY)
@@ -120,6 +126,16 @@ class FileSegment implements Segment {
           if (p > 0) break // read again, starting at this batch
           buf = this.#readAt(pos, check.needBytes)
           check = checkBatch(buf, 0)
+        }
+        if (!check.ok && !active) {
+          const at = pos + p
+          this.#options.logger.error(
+            { file: this.logPath, position: at, reason: check.reason },
+            `embedded log: corrupt batch in closed segment ${this.logPath} at position ${at} (${check.reason}); reads of it will fail`,
+          )
+          this.#corruptAt = at
+          pos = logSize
+          break scan
         }
         if (!check.ok) {
           const at = pos + p
@@ -187,7 +203,7 @@ class FileSegment implements Segment {
   }
 
   read(fromOffset: number, max: number, out: Record[]): number {
-    if (fromOffset >= this.#next || max <= 0) return 0
+    if ((fromOffset >= this.#next && this.#corruptAt === undefined) || max <= 0) return 0
     const i = floorIndex(this.#indexOffsets, fromOffset)
     let pos = i < 0 ? 0 : this.#indexPositions[i]
     let added = 0
@@ -251,7 +267,7 @@ export class FileSegmentStore implements SegmentStore {
     return bases.map((base, i) => {
       const segment = new FileSegment(this.#options, base, false)
       const active = i === bases.length - 1
-      segment.recover(active && this.#options.unclean)
+      segment.recover(active && this.#options.unclean, active)
       return segment
     })
   }
@@ -278,7 +294,7 @@ export class FileSegmentStore implements SegmentStore {
     fs.renameSync(cleanedIndex, old.indexPath)
     fs.renameSync(cleaned, old.logPath)
     const fresh = new FileSegment(tmpOptions, old.baseOffset, false)
-    fresh.recover(false)
+    fresh.recover(false, false)
     return fresh
   }
 

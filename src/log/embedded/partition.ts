@@ -147,7 +147,7 @@ export class PartitionLog {
       const kept: StoredInput[] = []
       for (const r of all[i]) {
         if (r.key === null || latest.get(r.key.toString('latin1')) !== r.offset) continue
-        if (r.value === null && r.timestamp < now - this.#config.deleteRetentionMs) continue
+        if (r.value === null && r.timestamp + this.#config.deleteRetentionMs <= now) continue
         kept.push({ offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })
       }
       if (kept.length === all[i].length) {

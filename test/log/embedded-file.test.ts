@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { afterEach, beforeEach, describe, it } from 'node:test'
+import { Writable } from 'node:stream'
+import { createLogger, isTributaryError, type Record } from '../../src/core/index.ts'
+import { openEmbeddedLog, type EmbeddedLog } from '../../src/log/index.ts'
+
+let dir: string
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-file-'))
+})
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }))
+
+/** A logger whose JSON lines are kept in `lines`. */
+function capturingLogger(): { logger: ReturnType<typeof createLogger>; lines: { msg: string; file?: string; position?: number }[] } {
+  const lines: { msg: string; file?: string; position?: number }[] = []
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line))
+      done()
+    },
+  })
+  return { logger: createLogger({ level: 'warn' }, stream), lines }
+}
+
+async function readAll(log: EmbeddedLog, topic: string): Promise<Record[]> {
+  const consumer = log.consumer({ groupId: `r-${Math.random()}`, topics: [topic] })
+  const out: Record[] = []
+  for (;;) {
+    const batch = await consumer.poll({ timeoutMs: 100 })
+    if (batch.length === 0) break
+    out.push(...batch)
+  }
+  await consumer.close()
+  return out
+}
+
+function segmentFile(topic: string, partition: number): string {
+  const partitionDir = path.join(dir, 'topics', topic, String(partition))
+  const logs = fs.readdirSync(partitionDir).filter((f) => f.endsWith('.log')).sort()
+  return path.join(partitionDir, logs[logs.length - 1])
+}
+
+describe('embedded file log', () => {
+  it('loses nothing acknowledged when the writer is killed with SIGKILL mid-append', async () => {
+    const child = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures/crash-writer.ts'), dir], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    const acked: string[] = []
+    let buffer = ''
+    await new Promise<void>((resolve, reject) => {
+      child.on('error', reject)
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString()
+        const lines = buffer.split('\n')
+        buffer = lines.pop() as string
+        for (const line of lines) acked.push(...line.split(' '))
+        if (acked.length >= 20_000 && !child.killed) {
+          child.kill('SIGKILL')
+          resolve()
+        }
+      })
+      child.on('exit', () => resolve())
+    })
+    await new Promise((resolve) => child.once('exit', resolve))
+    assert.ok(acked.length >= 20_000, `the writer acknowledged ${acked.length} records before it died`)
+    const { logger, lines } = capturingLogger()
+    const log = openEmbeddedLog({ mode: 'file', dir, logger, cleanerIntervalMs: 0 })
+    const stored = new Set((await readAll(log, 'crash')).map((r) => `${r.partition}:${r.offset}`))
+    for (const id of acked) assert.ok(stored.has(id), `acknowledged record ${id} survived`)
+    assert.ok(lines.some((l) => /not closed cleanly/.test(l.msg)), 'the unclean shutdown is reported')
+    // Still writable after recovery, continuing the offsets.
+    const end = await log.offsets.endOffsets('crash')
+    const [meta] = await log.producer().send({ topic: 'crash', value: 'after', partition: 0 })
+    assert.equal(meta.offset, end[0])
+    await log.close()
+  })
+
+  it('truncates a torn tail to the last valid batch and reports file and position', async () => {
+    let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'torn', partitions: 1 })
+    await log.producer().send([{ topic: 'torn', value: 'one' }, { topic: 'torn', value: 'two' }])
+    await log.producer().send([{ topic: 'torn', value: 'three' }])
+    await log.close()
+    const file = segmentFile('torn', 0)
+    const validSize = fs.statSync(file).size
+    // Half of a batch written when the process died: a plausible header, then nothing.
+    const torn = Buffer.alloc(25)
+    torn.writeUInt32BE(0, 0)
+    torn.writeUInt32BE(3, 4)
+    torn.writeUInt32BE(500, 8)
+    fs.appendFileSync(file, torn)
+    fs.rmSync(path.join(dir, '.clean-shutdown'))
+    const { logger, lines } = capturingLogger()
+    log = openEmbeddedLog({ mode: 'file', dir, logger, cleanerIntervalMs: 0 })
+    assert.deepEqual((await readAll(log, 'torn')).map((r) => r.value?.toString()), ['one', 'two', 'three'])
+    assert.equal(fs.statSync(file).size, validSize, 'the torn bytes were cut')
+    const report = lines.find((l) => /truncated/.test(l.msg))
+    assert.ok(report, 'the truncation is logged')
+    assert.equal(report.file, file)
+    assert.equal(report.position, validSize)
+    const [meta] = await log.producer().send({ topic: 'torn', value: 'four' })
+    assert.equal(meta.offset, 3, 'appends continue after the last valid record')
+    await log.close()
+  })
+
+  it('detects a corrupt batch by CRC: truncates on recovery, and names file and position on read', async () => {
+    let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'rot', partitions: 1 })
+    await log.producer().send([{ topic: 'rot', value: 'first-batch' }])
+    await log.producer().send([{ topic: 'rot', value: 'second-batch' }])
+    await log.close()
+    const file = segmentFile('rot', 0)
+    const bytes = fs.readFileSync(file)
+    const secondBatchAt = bytes.readUInt32BE(8) + 12 // the first batch's length field counts from its CRC
+    bytes[bytes.indexOf('second-batch')] ^= 0xff
+    fs.writeFileSync(file, bytes)
+
+    // A clean shutdown marker is present, so the tail batch is checked on open via the index scan.
+    const { logger, lines } = capturingLogger()
+    log = openEmbeddedLog({ mode: 'file', dir, logger, cleanerIntervalMs: 0 })
+    const report = lines.find((l) => /truncated/.test(l.msg) && /CRC/.test(l.msg))
+    assert.ok(report, `the CRC failure is reported: ${JSON.stringify(lines)}`)
+    assert.equal(report.file, file)
+    assert.equal(report.position, secondBatchAt)
+    assert.deepEqual((await readAll(log, 'rot')).map((r) => r.value?.toString()), ['first-batch'])
+    await log.close()
+  })
+
+  it('fails a read of a corrupt batch in a closed segment with TRIB_LOG_CORRUPT naming file and position', async () => {
+    let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'old', partitions: 1, configs: { 'segment.bytes': '100' } })
+    await log.producer().send([{ topic: 'old', value: 'x'.repeat(200) }])
+    await log.producer().send([{ topic: 'old', value: 'y'.repeat(200) }])
+    await log.close()
+    const partitionDir = path.join(dir, 'topics', 'old', '0')
+    const first = path.join(partitionDir, fs.readdirSync(partitionDir).filter((f) => f.endsWith('.log')).sort()[0])
+    const bytes = fs.readFileSync(first)
+    bytes[bytes.length - 5] ^= 0xff
+    fs.writeFileSync(first, bytes)
+    const { logger, lines } = capturingLogger()
+    log = openEmbeddedLog({ mode: 'file', dir, logger, cleanerIntervalMs: 0 })
+    assert.ok(lines.some((l) => /closed segment/.test(l.msg) && l.file === first), 'the corruption is reported on open')
+    assert.equal((await log.offsets.endOffsets('old'))[0], 2, 'a closed segment is not cut')
+    const consumer = log.consumer({ groupId: 'g', topics: ['old'] })
+    await assert.rejects(consumer.poll({ timeoutMs: 500 }), (err: unknown) => {
+      assert.ok(isTributaryError(err, 'TRIB_LOG_CORRUPT'))
+      assert.match(err.message, new RegExp(first.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
+      assert.equal(err.details.position, 0)
+      return true
+    })
+    await log.close()
+  })
+
+  it('refuses a directory another live process holds, naming it and the process', async () => {
+    const log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    assert.throws(() => openEmbeddedLog({ mode: 'file', dir }), (err: unknown) => isTributaryError(err, 'TRIB_LOG_LOCKED') && err.message.includes(dir))
+    // A lock left by a dead process is taken over.
+    await log.close()
+    fs.writeFileSync(path.join(dir, 'LOCK'), '999999')
+    const again = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await again.close()
+  })
+
+  it('drops old segments by retention.bytes and retention.ms, never the active one', async () => {
+    const log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'small', partitions: 1, retentionBytes: 1_000, configs: { 'segment.bytes': '500' } })
+    for (let i = 0; i < 20; i++) await log.producer().send({ topic: 'small', value: Buffer.alloc(200, i) })
+    log.runCleaner()
+    const [start] = await log.offsets.startOffsets('small')
+    const [end] = await log.offsets.endOffsets('small')
+    assert.equal(end, 20)
+    assert.ok(start > 0 && start < 20, `old segments were dropped (start ${start})`)
+    const kept = await readAll(log, 'small')
+    assert.equal(kept[0].offset, start)
+    assert.equal(kept[kept.length - 1].offset, 19, 'the newest records are kept')
+
+    await log.admin.createTopic({ name: 'old', partitions: 1, retentionMs: 60_000, configs: { 'segment.bytes': '100' } })
+    const long = Date.now() - 3_600_000
+    await log.producer().send([{ topic: 'old', value: 'x'.repeat(150), timestamp: long }])
+    await log.producer().send([{ topic: 'old', value: 'y'.repeat(150), timestamp: long }])
+    await log.producer().send([{ topic: 'old', value: 'fresh' }])
+    log.runCleaner()
+    assert.deepEqual((await readAll(log, 'old')).map((r) => r.value?.toString()), ['fresh'])
+    await log.close()
+  })
+
+  it('keeps compaction results across a restart and rejects keyless records on compacted topics', async () => {
+    let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'table', partitions: 1, cleanupPolicy: 'compact', configs: { 'segment.bytes': '64', 'delete.retention.ms': '0' } })
+    const producer = log.producer()
+    for (let i = 0; i < 10; i++) await producer.send({ topic: 'table', key: `k${i % 3}`, value: `v${i}` })
+    await producer.send({ topic: 'table', key: 'k0', value: null })
+    // Two more records roll the segment holding the tombstone; the active segment is never cleaned.
+    await producer.send({ topic: 'table', key: 'last', value: 'x' })
+    await producer.send({ topic: 'table', key: 'last2', value: 'y' })
+    await assert.rejects(producer.send({ topic: 'table', value: 'no key' }), (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && /needs a key/.test(err.message))
+    log.runCleaner(true)
+    await log.close()
+    log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    const table = new Map((await readAll(log, 'table')).map((r) => [r.key?.toString(), r.value?.toString()]))
+    assert.deepEqual(Object.fromEntries(table), { k1: 'v7', k2: 'v8', last: 'x', last2: 'y' })
+    await log.close()
+  })
+})
