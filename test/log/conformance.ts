@@ -99,7 +99,7 @@ export function runConformance(name: string, open: () => Promise<Log>, options: 
         const inPartition = records.filter((r) => r.partition === p)
         const offsets = inPartition.map((r) => r.offset)
         assert.deepEqual(offsets, [...offsets].sort((a, b) => a - b), `partition ${p} in offset order`)
-        const expected = sent.filter((_, i) => meta[i].partition === p).map((r) => r.value)
+        const expected: (string | null)[] = sent.filter((_, i) => meta[i].partition === p).map((r) => r.value)
         assert.deepEqual(inPartition.map((r) => r.value?.toString()), expected, `partition ${p} in send order`)
       }
       for (const [i, m] of meta.entries()) {

@@ -1,0 +1,37 @@
+/**
+ * Option parsing helpers shared by CLI commands: integers and `k=v` lists with errors that name the
+ * option, and the `--log` option every command takes.
+ * @module
+ */
+import { InvalidArgumentError, Option } from 'commander'
+
+/** The default log: the embedded file log in ./.tributary. */
+export const DEFAULT_LOG = 'file:./.tributary'
+
+/** `--log <url>`, defaulting to `TRIBUTARY_LOG` or the embedded file log. */
+export function logOption(): Option {
+  return new Option('--log <url>', 'the log: memory:, file:<dir> or kafka://host:port[,host:port]')
+    .env('TRIBUTARY_LOG')
+    .default(DEFAULT_LOG)
+}
+
+/** Parses a positive integer option value. */
+export function positiveInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive integer, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** Parses a non-negative integer option value. */
+export function nonNegativeInt(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got ${JSON.stringify(value)}`)
+  return n
+}
+
+/** Collects repeated `key=value` options into an object. */
+export function keyValue(value: string, previous: { [k: string]: string } = {}): { [k: string]: string } {
+  const at = value.indexOf('=')
+  if (at <= 0) throw new InvalidArgumentError(`expected key=value, got ${JSON.stringify(value)}`)
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) }
+}
