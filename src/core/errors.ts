@@ -45,6 +45,26 @@ export const ErrorCodes = {
   TRIB_LOG_KAFKA: 'TRIB_LOG_KAFKA',
   /** A log URL or backend name is not understood. */
   TRIB_LOG_BAD_URL: 'TRIB_LOG_BAD_URL',
+  /** A local state store is corrupt and could not be rebuilt. */
+  TRIB_STATE_CORRUPT: 'TRIB_STATE_CORRUPT',
+  /** A local state store directory is already open in this process. */
+  TRIB_STATE_LOCKED: 'TRIB_STATE_LOCKED',
+  /** A processor group graph breaks a rule (no input, two tables, a reused table or loop topic, ...). */
+  TRIB_PROCESSOR_GRAPH: 'TRIB_PROCESSOR_GRAPH',
+  /** The input, join and group-table topics of a processor have different partition counts. */
+  TRIB_PROCESSOR_COPARTITIONING: 'TRIB_PROCESSOR_COPARTITIONING',
+  /** A processor callback used an edge its group graph does not declare. */
+  TRIB_PROCESSOR_UNDECLARED: 'TRIB_PROCESSOR_UNDECLARED',
+  /** A processor callback threw; the processor stopped. */
+  TRIB_PROCESSOR_CALLBACK: 'TRIB_PROCESSOR_CALLBACK',
+  /** A processor callback called `ctx.fail()`; the processor stopped. */
+  TRIB_PROCESSOR_FAILED: 'TRIB_PROCESSOR_FAILED',
+  /** A key's partition is not held (or not yet recovered) by this processor instance. */
+  TRIB_PROCESSOR_NOT_OWNED: 'TRIB_PROCESSOR_NOT_OWNED',
+  /** A view was read before it opened its local stores (call `run()` first). */
+  TRIB_VIEW_NOT_READY: 'TRIB_VIEW_NOT_READY',
+  /** A monitor configuration is invalid; the message names the file and the field. */
+  /** A monitor notification could not be delivered after its retries. */
 } as const
 
 /** One of the stable error codes. */

@@ -1,0 +1,333 @@
+/**
+ * A view: a local replica of every partition of a table (goka's `View`), kept up to date from the
+ * table topic, served from local stores with synchronous `get`, `has`, iteration and ranges.
+ *
+ * States: `idle → initializing → connecting → catching-up → running`; on a transient error (broker
+ * down) the view goes back to `connecting` and reconnects by itself with backoff
+ * (`autoReconnect`, default on), serving its last state meanwhile. `waitRunning()` resolves once
+ * the view has caught up with the end of the table as of its (re)connection.
+ *
+ * @example
+ * ```ts
+ * const view = new View(log, 'click-counter-table', codecs.json<number>())
+ * view.run()
+ * await view.waitRunning()
+ * view.get('alice') // 3
+ * ```
+ * @module
+ */
+import { Backoff, sleep, type BackoffOptions } from '../core/backoff.ts'
+import type { Codec } from '../core/codec.ts'
+import { TributaryError } from '../core/errors.ts'
+import { rootLogger, type Logger } from '../core/logger.ts'
+import type { Record } from '../core/record.ts'
+import { resolvePartitioner, type Partitioner, type PartitionerName } from '../log/partitioner.ts'
+import type { GroupConsumer, Log } from '../log/types.ts'
+import { lmdbStore } from '../state/lmdb-store.ts'
+import type { Store, StoreBuilder } from '../state/store.ts'
+import { isTransient } from './errors.ts'
+import { StateSignal, type StateListener } from './signal.ts'
+import { openReader, toChanges } from './table-reader.ts'
+
+/** Lifecycle of a view. */
+export type ViewState = 'idle' | 'initializing' | 'connecting' | 'catching-up' | 'running' | 'stopping' | 'stopped' | 'failed'
+
+/** Options of a {@link View}. */
+export interface ViewOptions<V> {
+  /** Builds each partition's store. Default: LMDB under `./.tributary/state/views`, without fsync. */
+  storage?: StoreBuilder
+  /** Maps keys to partitions; must match the table's writers. Default `murmur2`; `fnv1a` for goka. */
+  partitioner?: PartitionerName | Partitioner
+  /** Reconnect by itself after transient errors (default `true`); `false` makes `run` reject instead. */
+  autoReconnect?: boolean
+  /** Reconnect backoff. Default 250 ms doubling up to 10 s. */
+  backoff?: BackoffOptions
+  /** Called for every applied update (`undefined` for a deletion), after the store was written. */
+  onUpdate?: (key: string, value: V | undefined, partition: number) => void
+  clientId?: string
+  logger?: Logger
+}
+
+/** Progress of one view partition. */
+export interface ViewPartitionStats {
+  readonly partition: number
+  /** Next table offset to apply. */
+  offset: number
+  /** Table end when the view last checked. */
+  hwm: number
+  /** Updates applied since start. */
+  updates: number
+}
+
+/** Stats of a view. */
+export interface ViewStats {
+  readonly table: string
+  readonly state: ViewState
+  readonly partitions: ViewPartitionStats[]
+  /** How many times the view reconnected. */
+  readonly reconnects: number
+}
+
+/** A local replica of a table. */
+export class View<V = unknown> {
+  readonly table: string
+  readonly #log: Log
+  readonly #codec: Codec<V>
+  readonly #storage: StoreBuilder
+  readonly #partitioner: Partitioner
+  readonly #autoReconnect: boolean
+  readonly #backoff: Backoff
+  readonly #onUpdate: ViewOptions<V>['onUpdate']
+  readonly #clientId: string | undefined
+  readonly #logger: Logger
+  readonly #signal = new StateSignal<ViewState>('idle', ['stopped', 'failed'])
+  readonly #controller = new AbortController()
+  #stores: Store[] = []
+  #stats: ViewPartitionStats[] = []
+  #reconnects = 0
+  #running: Promise<void> | undefined
+
+  constructor(log: Log, table: string, codec: Codec<V>, options: ViewOptions<V> = {}) {
+    if (!log || typeof log.consumer !== 'function') throw new TributaryError('TRIB_INVALID_ARGUMENT', 'View: the first argument must be a Log')
+    if (typeof table !== 'string' || table === '') throw new TributaryError('TRIB_INVALID_ARGUMENT', 'View: table must be a topic name')
+    if (!codec || typeof codec.decode !== 'function') throw new TributaryError('TRIB_INVALID_ARGUMENT', `View of ${table}: codec must have encode and decode`)
+    this.table = table
+    this.#log = log
+    this.#codec = codec
+    this.#logger = options.logger ?? rootLogger().child({ component: 'view', table })
+    this.#storage = options.storage ?? lmdbStore({ dir: '.tributary/state/views', sync: false, logger: this.#logger })
+    this.#partitioner = resolvePartitioner(options.partitioner)
+    this.#autoReconnect = options.autoReconnect ?? true
+    this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, ...options.backoff })
+    this.#onUpdate = options.onUpdate
+    this.#clientId = options.clientId
+  }
+
+  /** The current state. */
+  get state(): ViewState {
+    return this.#signal.state
+  }
+
+  /** Calls `listener(state, previous)` on every state change; returns a function that unsubscribes. */
+  observeStateChanges(listener: StateListener<ViewState>): () => void {
+    return this.#signal.observe(listener)
+  }
+
+  /** Resolves once the view caught up with its table; rejects if it failed or stopped first. */
+  waitRunning(): Promise<void> {
+    return this.#signal.waitFor('running')
+  }
+
+  /** How many partitions the table has (0 before `run` opened the stores). */
+  get partitions(): number {
+    return this.#stores.length
+  }
+
+  /**
+   * Opens the stores and keeps them up to date until `stop()` or `signal`. Resolves when stopped;
+   * rejects on a fatal error (unknown topic, store failure) or, without `autoReconnect`, on a
+   * connection error.
+   */
+  run(signal?: AbortSignal): Promise<void> {
+    if (this.#running) throw new TributaryError('TRIB_INVALID_ARGUMENT', `view of ${this.table} was already started`)
+    if (signal) {
+      if (signal.aborted) this.#controller.abort(signal.reason)
+      else signal.addEventListener('abort', () => this.#controller.abort(signal.reason), { once: true })
+    }
+    this.#running = this.#run()
+    return this.#running
+  }
+
+  /** Stops the view and closes its stores. */
+  async stop(): Promise<void> {
+    this.#controller.abort(new TributaryError('TRIB_CLOSED', `view of ${this.table} stopped`))
+    if (!this.#running) {
+      this.#signal.set('stopped')
+      return
+    }
+    await this.#running.catch(() => {})
+  }
+
+  /** The decoded value of `key`, or `undefined`. Throws `TRIB_CODEC` if the stored bytes do not decode. */
+  get(key: string): V | undefined {
+    const bytes = this.getBytes(key)
+    if (bytes === undefined) return undefined
+    try {
+      return this.#codec.decode(bytes)
+    } catch (err) {
+      throw new TributaryError('TRIB_CODEC', `view of ${this.table}: cannot decode the value of key ${JSON.stringify(key)}: ${(err as Error).message}`, {
+        cause: err,
+        details: { topic: this.table, key },
+      })
+    }
+  }
+
+  /** Whether `key` has a value. */
+  has(key: string): boolean {
+    return this.getBytes(key) !== undefined
+  }
+
+  /** The raw value of `key`, read from `partition` when given (co-partitioned joins), else the key's partition. */
+  getBytes(key: string, partition?: number): Buffer | undefined {
+    const stores = this.#requireStores()
+    const p = partition ?? this.#partitioner(Buffer.from(key, 'utf8'), stores.length)
+    return stores[p]?.get(key)
+  }
+
+  /** Every entry, partition by partition, each in key order. */
+  *iterator(): IterableIterator<[key: string, value: V]> {
+    yield* this.range()
+  }
+
+  /** Entries with `start <= key < end`, partition by partition, each in key order. */
+  *range(start?: string, end?: string): IterableIterator<[key: string, value: V]> {
+    for (const store of this.#requireStores()) {
+      for (const { key, value } of store.range(start, end)) yield [key, this.#codec.decode(value)]
+    }
+  }
+
+  /** Removes `key` from the local replica only (goka's `Evict`); the table is unchanged. */
+  evict(key: string): void {
+    const stores = this.#requireStores()
+    stores[this.#partitioner(Buffer.from(key, 'utf8'), stores.length)]?.delete(key)
+  }
+
+  /** Progress per partition. */
+  stats(): ViewStats {
+    return { table: this.table, state: this.state, partitions: this.#stats.map((s) => ({ ...s })), reconnects: this.#reconnects }
+  }
+
+  #requireStores(): Store[] {
+    if (this.#stores.length === 0) {
+      throw new TributaryError('TRIB_VIEW_NOT_READY', `view of ${this.table} has no stores yet: call run() and await waitRunning()`, { retriable: true, details: { topic: this.table } })
+    }
+    return this.#stores
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#controller.signal
+    try {
+      this.#signal.set('initializing')
+      const partitions = await this.#retrying(async () => (await this.#log.admin.describeTopic(this.table)).partitions)
+      for (let p = 0; p < partitions; p++) {
+        this.#stores.push(await this.#storage({ topic: this.table, partition: p, role: 'view' }))
+        this.#stats.push({ partition: p, offset: 0, hwm: 0, updates: 0 })
+      }
+      for (;;) {
+        signal.throwIfAborted()
+        try {
+          await this.#follow(signal)
+        } catch (err) {
+          if (signal.aborted) throw signal.reason
+          if (!this.#autoReconnect || !isTransient(err)) throw err
+          this.#reconnects++
+          const delay = this.#backoff.next()
+          this.#logger.warn({ err, delay }, 'view lost its connection; serving the last state and reconnecting')
+          this.#signal.set('connecting')
+          await sleep(delay, signal)
+        }
+      }
+    } catch (err) {
+      if (signal.aborted) {
+        this.#signal.set('stopping')
+        await this.#closeStores()
+        this.#signal.set('stopped')
+        return
+      }
+      this.#logger.error({ err }, 'view failed')
+      await this.#closeStores()
+      this.#signal.set('failed', err)
+      throw err
+    }
+  }
+
+  /** Runs `fn`, retrying transient errors with backoff when auto-reconnecting. */
+  async #retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (this.#controller.signal.aborted || !this.#autoReconnect || !isTransient(err)) throw err
+        await sleep(this.#backoff.next(), this.#controller.signal)
+      }
+    }
+  }
+
+  async #closeStores(): Promise<void> {
+    // Stores stay readable until here; afterwards reads throw TRIB_VIEW_NOT_READY.
+    const stores = this.#stores
+    this.#stores = []
+    for (const store of stores) await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
+  }
+
+  /** One connection: a throwaway-group consumer from the stores' offsets, applying updates until an error. */
+  async #follow(signal: AbortSignal): Promise<void> {
+    this.#signal.set('connecting')
+    const [starts, ends] = await Promise.all([this.#log.offsets.startOffsets(this.table), this.#log.offsets.endOffsets(this.table)])
+    for (let p = 0; p < this.#stores.length; p++) {
+      // A store ahead of its topic belongs to an older incarnation of the topic: start over.
+      if ((this.#stores[p].offset() ?? 0) > (ends[p] ?? 0)) this.#stores[p].clear()
+    }
+    const from = (p: number): number => Math.max(this.#stores[p].offset() ?? 0, starts[p] ?? 0)
+    const consumer: GroupConsumer = openReader(this.#log, this.table, from, { clientId: this.#clientId })
+    try {
+      let hwm = ends
+      for (let p = 0; p < hwm.length && p < this.#stats.length; p++) {
+        this.#stats[p].hwm = hwm[p]
+        this.#stats[p].offset = from(p)
+      }
+      this.#signal.set('catching-up')
+      let polls = 0
+      for (;;) {
+        signal.throwIfAborted()
+        const records = await consumer.poll({ timeoutMs: 500, signal })
+        signal.throwIfAborted()
+        if (records.length > 0) {
+          this.#apply(records)
+          this.#backoff.reset()
+        }
+        if (this.state === 'catching-up') {
+          // Re-read the end every few polls while catching up: writers may have appended meanwhile.
+          if (++polls % 20 === 0) hwm = await this.#log.offsets.endOffsets(this.table)
+          if (this.#caughtUp(consumer, hwm)) this.#signal.set('running')
+        }
+      }
+    } finally {
+      await consumer.close().catch(() => {})
+    }
+  }
+
+  #caughtUp(consumer: GroupConsumer, hwm: number[]): boolean {
+    for (let p = 0; p < this.#stores.length; p++) {
+      const offset = this.#stores[p].offset() ?? 0
+      const position = consumer.position({ topic: this.table, partition: p }) ?? 0
+      if (Math.max(offset, position) < (hwm[p] ?? 0)) return false
+    }
+    return true
+  }
+
+  #apply(records: Record[]): void {
+    let start = 0
+    while (start < records.length) {
+      const partition = records[start].partition
+      let end = start + 1
+      while (end < records.length && records[end].partition === partition) end++
+      const slice = records.slice(start, end)
+      start = end
+      const store = this.#stores[partition]
+      if (!store) continue
+      const from = store.offset() ?? 0
+      const next = slice[slice.length - 1].offset + 1
+      if (next <= from) continue
+      const changes = toChanges(slice, from, Number.MAX_SAFE_INTEGER)
+      store.write(changes, next)
+      const stats = this.#stats[partition]
+      stats.offset = next
+      if (next > stats.hwm) stats.hwm = next
+      stats.updates += changes.length
+      if (this.#onUpdate) {
+        for (const [key, value] of changes) this.#onUpdate(key, value === null ? undefined : this.#codec.decode(value), partition)
+      }
+    }
+  }
+}
