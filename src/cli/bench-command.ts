@@ -3,6 +3,7 @@
  * @module
  */
 import { Command, Option } from 'commander'
+import { runCountBench } from '../bench/count-bench.ts'
 import { runLogBench } from '../bench/log-bench.ts'
 import { machine } from '../bench/report.ts'
 import { positiveInt } from './options.ts'
@@ -20,6 +21,17 @@ export function benchCommand(): Command {
     .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${machine()}`)
       await runLogBench({ backend: opts.backend, records: opts.records, batch: opts.batch, json: opts.json ?? false })
+    })
+  bench
+    .command('count')
+    .description('count per key over 10,000 Zipf keys (100-byte values) with a processor, beside a stateless consume-produce ceiling')
+    .addOption(new Option('--backend <name>', 'which log').choices(['memory', 'file', 'kafka']).default('file'))
+    .option('--records <n>', 'input records', positiveInt, 1_000_000)
+    .option('--partitions <n>', 'partitions of the input topic', positiveInt, 4)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; partitions: number; json?: boolean }) => {
+      if (!opts.json) console.log(`# machine: ${machine()}`)
+      await runCountBench({ backend: opts.backend, records: opts.records, partitions: opts.partitions, json: opts.json ?? false })
     })
   return bench
 }

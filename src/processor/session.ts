@@ -66,6 +66,7 @@ export class Session {
   #joined = false
   #polls = 0
   #lastCommit = Date.now()
+  #uncommitted = false
   readonly #recoveries = new Map<number, Promise<void>>()
 
   constructor(host: SessionHost) {
@@ -102,10 +103,14 @@ export class Session {
         const records = await consumer.poll({ timeoutMs: Math.min(250, options.commitIntervalMs), signal: wake.signal })
         this.#polls++
         this.#throwIfFailed()
-        if (records.length > 0) await this.#process(records)
+        if (records.length > 0) {
+          await this.#process(records)
+          this.#uncommitted = true
+        }
         this.#send()
         this.#reportReady()
-        if (Date.now() - this.#lastCommit >= options.commitIntervalMs) await this.#commit()
+        // Commit on the interval, and at once when caught up (an empty poll) with work pending.
+        if (Date.now() - this.#lastCommit >= options.commitIntervalMs || (records.length === 0 && this.#uncommitted)) await this.#commit()
       }
       await this.#commit()
       await withTimeout(consumer.close(), CLOSE_TIMEOUT_MS)
@@ -172,6 +177,7 @@ export class Session {
     const offsets = running.flatMap((pp) => pp.takeCommitOffsets())
     await this.#commitOffsets(offsets, running)
     this.#lastCommit = Date.now()
+    this.#uncommitted = false
     this.#host.committed()
   }
 

@@ -1,0 +1,293 @@
+/**
+ * `bench count`: the standard stateful benchmark (Kafka Streams' `streamcount`, goka's word count):
+ * a processor counts records per key over 10,000 Zipf-distributed keys with 100-byte values, and in
+ * the same run the ceiling — a raw consume-then-produce loop through the same Log client with no
+ * state (poll, send one record per input, wait for the acknowledgement, commit).
+ *
+ * Phases: fill the input topic; ceiling; ours (processor with LMDB stores, from start to every
+ * input offset committed); latency (records produced at a steady pace while the processor runs;
+ * end-to-end = changelog record visible to a reader minus the input's timestamp, which the processor
+ * propagates); recovery (the resulting changelog into fresh LMDB stores). Reports records/s, p99
+ * end-to-end latency, recovery records/s and peak RSS.
+ * @module
+ */
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { codecs } from '../core/codec.ts'
+import { createLogger } from '../core/logger.ts'
+import type { ProduceRecord, TopicPartitionOffset } from '../core/record.ts'
+import { openLog } from '../log/open-log.ts'
+import type { Log } from '../log/types.ts'
+import { Processor } from '../processor/processor.ts'
+import { defineGroup, input, persist } from '../processor/graph.ts'
+import type { Context } from '../processor/context.ts'
+import { recoverStores } from '../processor/table-reader.ts'
+import { lmdbStore } from '../state/lmdb-store.ts'
+import type { Store } from '../state/store.ts'
+import { machine, rate } from './report.ts'
+
+/** Options of the count benchmark. */
+export interface CountBenchOptions {
+  backend: 'memory' | 'file' | 'kafka'
+  records: number
+  json: boolean
+  partitions?: number
+  /** Kafka brokers (default `KAFKA_BROKERS` or 127.0.0.1:9092). */
+  brokers?: string
+  /** Records of the latency phase. Default min(100,000, records / 5). */
+  latencyRecords?: number
+}
+
+/** What `bench count --json` prints. */
+export interface CountBenchResult {
+  bench: 'count'
+  backend: string
+  records: number
+  perSec: number
+  ceilingPerSec: number
+  ratio: number
+  p99Ms: number
+  recoveryPerSec: number
+  rssMb: number
+}
+
+const KEYS = 10_000
+const VALUE_BYTES = 100
+
+/** Zipf(s=1) sampler over `n` ranks by inverse CDF on a precomputed table; deterministic seed. */
+export function zipfSampler(n: number, seed = 42): () => number {
+  const cdf = new Float64Array(n)
+  let sum = 0
+  for (let i = 0; i < n; i++) cdf[i] = sum += 1 / (i + 1)
+  for (let i = 0; i < n; i++) cdf[i] /= sum
+  let state = seed >>> 0
+  const random = (): number => {
+    // mulberry32
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return () => {
+    const u = random()
+    let lo = 0
+    let hi = n - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (cdf[mid] < u) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
+}
+
+const keyNames = Array.from({ length: KEYS }, (_, i) => Buffer.from(`key-${i.toString().padStart(6, '0')}`))
+const value = Buffer.alloc(VALUE_BYTES, 'v')
+
+async function fill(log: Log, topic: string, records: number, next: () => number): Promise<void> {
+  const producer = log.producer()
+  const batch = 1_000
+  for (let sent = 0; sent < records; ) {
+    const n = Math.min(batch, records - sent)
+    const chunk: ProduceRecord[] = new Array(n)
+    for (let i = 0; i < n; i++) chunk[i] = { topic, key: keyNames[next()], value }
+    await producer.send(chunk)
+    sent += n
+  }
+  await producer.close()
+}
+
+/** Raw loop: poll, send one 8-byte record per input, await it, commit. Records/s. */
+async function ceiling(log: Log, topic: string, out: string, records: number): Promise<number> {
+  const consumer = log.consumer({ groupId: `bench-ceiling-${process.pid}-${Date.now()}`, topics: [topic] })
+  const producer = log.producer()
+  const eight = Buffer.alloc(8)
+  const start = process.hrtime.bigint()
+  let seen = 0
+  let idle = 0
+  while (seen < records) {
+    const batch = await consumer.poll({ timeoutMs: 1_000 })
+    if (batch.length === 0) {
+      if (++idle > 30) throw new Error(`bench: ceiling stalled at ${seen} of ${records}`)
+      continue
+    }
+    idle = 0
+    const outRecords: ProduceRecord[] = new Array(batch.length)
+    for (let i = 0; i < batch.length; i++) outRecords[i] = { topic: out, key: batch[i].key, value: eight, partition: batch[i].partition }
+    await producer.send(outRecords)
+    await consumer.commit()
+    seen += batch.length
+  }
+  const perSec = rate(records, start, process.hrtime.bigint())
+  await consumer.close()
+  await producer.close()
+  return perSec
+}
+
+function countGraph(group: string, topic: string) {
+  return defineGroup(
+    group,
+    input(topic, codecs.bytes(), (ctx: Context<number>) => ctx.setValue((ctx.value() ?? 0) + 1)),
+    persist(codecs.json<number>()),
+  )
+}
+
+/** Waits until `committed` covers `ends` of `topic`. */
+function untilCommitted(committed: Map<number, number>, ends: number[], wake: Set<() => void>, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('bench: the processor did not catch up in time')), timeoutMs)
+    const check = (): void => {
+      if (ends.every((end, p) => end === 0 || (committed.get(p) ?? 0) >= end)) {
+        clearTimeout(timer)
+        wake.delete(check)
+        resolve()
+      }
+    }
+    wake.add(check)
+    check()
+  })
+}
+
+/** Runs `bench count` and returns (and prints) the result. */
+export async function runCountBench(options: CountBenchOptions): Promise<CountBenchResult> {
+  const partitions = options.partitions ?? 4
+  const records = options.records
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-count-bench-'))
+  const url =
+    options.backend === 'kafka'
+      ? `kafka://${options.brokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'}`
+      : options.backend === 'file'
+        ? `file:${path.join(dir, 'log')}`
+        : 'memory:'
+  const log = await openLog(url, { cleanerIntervalMs: 0 })
+  let peakRss = process.memoryUsage().rss
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  }, 200)
+  const say = (line: string): void => {
+    if (!options.json) console.log(line)
+  }
+  try {
+    const id = `${process.pid}-${Date.now().toString(36)}`
+    const topic = `count-in-${id}`
+    const out = `count-ceiling-out-${id}`
+    const group = `count-${id}`
+    await log.admin.createTopic({ name: topic, partitions })
+    await log.admin.createTopic({ name: out, partitions })
+    const next = zipfSampler(KEYS)
+    say(`# count: ${records.toLocaleString('en')} records, ${KEYS.toLocaleString('en')} Zipf keys, ${VALUE_BYTES}-byte values, ${partitions} partitions, ${log.backend} log`)
+    await fill(log, topic, records, next)
+
+    const ceilingPerSec = await ceiling(log, topic, out, records)
+    say(`ceiling (consume → produce → commit, no state): ${ceilingPerSec.toLocaleString('en')} rec/s`)
+
+    // Ours: from start until every input offset is committed.
+    const committed = new Map<number, number>()
+    const wake = new Set<() => void>()
+    const onCommit = (offsets: readonly TopicPartitionOffset[]): void => {
+      for (const o of offsets) if (o.topic === topic) committed.set(o.partition, o.offset)
+      for (const w of [...wake]) w()
+    }
+    const processor = new Processor(log, countGraph(group, topic), {
+      storage: lmdbStore({ dir: path.join(dir, 'state') }),
+      onCommit,
+      commitIntervalMs: 1_000,
+      logger: createLogger({ level: 'warn' }),
+    })
+    const start = process.hrtime.bigint()
+    const run = processor.run()
+    await untilCommitted(committed, await log.offsets.endOffsets(topic), wake, 30 * 60_000)
+    const perSec = rate(records, start, process.hrtime.bigint())
+    say(`ours (count per key, LMDB, at-least-once): ${perSec.toLocaleString('en')} rec/s  ratio ${(perSec / ceilingPerSec).toFixed(3)}`)
+
+    // Latency: a steady producer at about a fifth of our throughput; a reader of the changelog.
+    const latencyRecords = options.latencyRecords ?? Math.max(1_000, Math.min(100_000, Math.floor(records / 5)))
+    const latencies = await measureLatency(log, topic, `${group}-table`, latencyRecords, Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))), next)
+    latencies.sort((a, b) => a - b)
+    const p99Ms = Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] * 10) / 10
+    say(`end-to-end latency at ${Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))).toLocaleString('en')} rec/s: p50 ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms, p99 ${p99Ms} ms`)
+    await untilCommitted(committed, await log.offsets.endOffsets(topic), wake, 10 * 60_000)
+    await processor.stop()
+    await run
+
+    // Recovery of the resulting table (its whole changelog) into fresh stores.
+    const fresh = lmdbStore({ dir: path.join(dir, 'recovery') })
+    const stores: Store[] = []
+    for (let p = 0; p < partitions; p++) stores.push(await fresh({ topic: `${group}-table`, partition: p, role: 'view' }))
+    const changelog = (await log.offsets.endOffsets(`${group}-table`)).reduce((a, b) => a + b, 0)
+    const rstart = process.hrtime.bigint()
+    await recoverStores(log, `${group}-table`, stores.map((store, partition) => ({ partition, store })))
+    const recoveryPerSec = rate(changelog, rstart, process.hrtime.bigint())
+    const keys = stores.reduce((n, s) => n + s.size(), 0)
+    for (const s of stores) await s.close()
+    say(`recovery: ${changelog.toLocaleString('en')} changelog records into fresh LMDB stores (${keys.toLocaleString('en')} keys): ${recoveryPerSec.toLocaleString('en')} rec/s`)
+
+    peakRss = Math.max(peakRss, process.memoryUsage().rss)
+    const result: CountBenchResult = {
+      bench: 'count',
+      backend: log.backend,
+      records,
+      perSec,
+      ceilingPerSec,
+      ratio: Math.round((perSec / ceilingPerSec) * 1000) / 1000,
+      p99Ms,
+      recoveryPerSec,
+      rssMb: Math.round(peakRss / 2 ** 20),
+    }
+    if (options.json) console.log(JSON.stringify(result))
+    else say(`peak RSS ${result.rssMb} MB  (${machine()})`)
+    return result
+  } finally {
+    clearInterval(sampler)
+    await log.close()
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** Produces `records` at `perSec` in 10 ms slices and measures, per changelog record, now − input timestamp. */
+async function measureLatency(log: Log, topic: string, table: string, records: number, perSec: number, next: () => number): Promise<number[]> {
+  const endsBefore = await log.offsets.endOffsets(table)
+  const reader = log.consumer({ groupId: `bench-latency-${process.pid}-${Date.now()}`, topics: [table], autoOffsetReset: 'latest' })
+  // Join and move to the current end before producing.
+  await reader.poll({ timeoutMs: 2_000 })
+  for (const tp of reader.assignment()) reader.seek(tp, endsBefore[tp.partition] ?? 0)
+  const latencies: number[] = []
+  let done = false
+  const reading = (async () => {
+    while (!done || latencies.length < records) {
+      const batch = await reader.poll({ timeoutMs: 200 })
+      const now = Date.now()
+      for (const r of batch) latencies.push(now - r.timestamp)
+      if (done && batch.length === 0 && latencies.length >= records) break
+      if (done && batch.length === 0) {
+        // Allow the tail to arrive.
+        const more = await reader.poll({ timeoutMs: 5_000 })
+        const t = Date.now()
+        for (const r of more) latencies.push(t - r.timestamp)
+        if (more.length === 0) break
+      }
+    }
+  })()
+  const producer = log.producer()
+  const sliceMs = 10
+  const perSlice = Math.max(1, Math.round((perSec * sliceMs) / 1000))
+  const started = Date.now()
+  for (let sent = 0; sent < records; ) {
+    const n = Math.min(perSlice, records - sent)
+    const chunk: ProduceRecord[] = new Array(n)
+    const now = Date.now()
+    for (let i = 0; i < n; i++) chunk[i] = { topic, key: keyNames[next()], value, timestamp: now }
+    await producer.send(chunk)
+    sent += n
+    const due = started + (sent / perSec) * 1000
+    const wait = due - Date.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+  }
+  done = true
+  await reading
+  await producer.close()
+  await reader.close()
+  return latencies
+}
