@@ -64,8 +64,6 @@ export const ErrorCodes = {
   /** A view was read before it opened its local stores (call `run()` first). */
   TRIB_VIEW_NOT_READY: 'TRIB_VIEW_NOT_READY',
   /** A monitor configuration is invalid; the message names the file and the field. */
-  /** A monitor notification could not be delivered after its retries. */
-  /** A monitor configuration is invalid; the message names the file and the field. */
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
