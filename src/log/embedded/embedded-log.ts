@@ -26,6 +26,7 @@ import type {
 } from '../types.ts'
 import { EmbeddedBroker } from './broker.ts'
 import { EmbeddedConsumer } from './consumer.ts'
+import type { CommitRecord } from './offset-store.ts'
 import { EmbeddedProducer } from './producer.ts'
 import { describe } from './topic-config.ts'
 
@@ -52,6 +53,18 @@ export interface EmbeddedLog extends Log {
   runCleaner(force?: boolean): void
   /** fsyncs all partitions. */
   sync(): void
+  /**
+   * Reads the history of committed offsets, as Kafka tools read `__consumer_offsets`: up to `max`
+   * records from `fromPosition` on, oldest first. Continue from the last `position + 1`; an empty
+   * result means the reader is caught up. Compaction may have removed superseded records.
+   *
+   * @example
+   * ```ts
+   * let next = 0
+   * for (const c of log.readCommits(next, 1_000)) { console.log(c.group, c.topic, c.partition, c.offset); next = c.position + 1 }
+   * ```
+   */
+  readCommits(fromPosition: number, max?: number): CommitRecord[]
 }
 
 class EmbeddedLogImpl implements EmbeddedLog {
@@ -108,6 +121,14 @@ class EmbeddedLogImpl implements EmbeddedLog {
 
   sync(): void {
     this.#broker.sync()
+  }
+
+  readCommits(fromPosition: number, max = 10_000): CommitRecord[] {
+    this.#ensureOpen()
+    if (!Number.isInteger(fromPosition) || !Number.isInteger(max) || max < 1) {
+      throw new TributaryError('TRIB_INVALID_ARGUMENT', `readCommits: fromPosition must be an integer and max a positive integer, got ${fromPosition} and ${max}`)
+    }
+    return this.#broker.offsetStore.history(fromPosition, max)
   }
 
   close(): Promise<void> {

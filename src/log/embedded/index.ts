@@ -3,3 +3,4 @@
  * @module
  */
 export { openEmbeddedLog, type EmbeddedLog, type EmbeddedLogOptions } from './embedded-log.ts'
+export type { CommitRecord } from './offset-store.ts'

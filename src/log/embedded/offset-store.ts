@@ -11,6 +11,21 @@ import type { PartitionLog } from './partition.ts'
 
 const SEP = '\u0000'
 
+/**
+ * One record of the committed-offset history (see {@link OffsetStore.history}): `offset` is null for
+ * a tombstone (the offset was deleted with its topic).
+ */
+export interface CommitRecord {
+  /** Position of the record in the internal `__consumer_offsets` partition; grows with every commit. */
+  readonly position: number
+  readonly group: string
+  readonly topic: string
+  readonly partition: number
+  readonly offset: number | null
+  /** When the commit was stored (ms since the epoch). */
+  readonly timestamp: number
+}
+
 /** Committed offsets per group, durable when the partition behind it is file-backed. */
 export class OffsetStore {
   readonly #log: PartitionLog
@@ -53,6 +68,30 @@ export class OffsetStore {
       if (topic === undefined || t === topic) out.push({ topic: t, partition: Number(p), offset })
     }
     return out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1))
+  }
+
+  /**
+   * The stored commit records from `fromPosition` on (at most `max`), oldest first. Compaction keeps
+   * only the latest record per group and partition, so old history may be gone.
+   */
+  history(fromPosition: number, max: number): CommitRecord[] {
+    const records: Record[] = []
+    this.#log.read(Math.max(0, fromPosition), max, records)
+    const out: CommitRecord[] = []
+    for (const r of records) {
+      const text = (r.key as Buffer).toString()
+      const first = text.indexOf(SEP)
+      const second = text.indexOf(SEP, first + 1)
+      out.push({
+        position: r.offset,
+        group: text.slice(0, first),
+        topic: text.slice(first + 1, second),
+        partition: Number(text.slice(second + 1)),
+        offset: r.value === null ? null : readU64(r.value, 0),
+        timestamp: r.timestamp,
+      })
+    }
+    return out
   }
 
   /** Groups with at least one committed offset. */
