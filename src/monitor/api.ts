@@ -1,0 +1,172 @@
+/**
+ * Burrow's HTTP API v3 on fastify — same paths, same JSON — plus `/metrics` and the dashboard.
+ *
+ * | route | answer |
+ * |---|---|
+ * | `GET /v3/kafka` | `clusters` |
+ * | `GET /v3/kafka/:cluster` | `module` (the cluster's source settings) |
+ * | `GET /v3/kafka/:cluster/topic` | `topics` |
+ * | `GET /v3/kafka/:cluster/topic/:topic` | `offsets` (newest high watermark per partition) |
+ * | `GET /v3/kafka/:cluster/topic/:topic/consumers` | `consumers` |
+ * | `GET /v3/kafka/:cluster/consumer` | `consumers` |
+ * | `GET /v3/kafka/:cluster/consumer/:group` | `topics` (per partition: `offsets`, `owner`, `client_id`, `current-lag`) |
+ * | `GET /v3/kafka/:cluster/consumer/:group/status` | `status` with the non-OK partitions |
+ * | `GET /v3/kafka/:cluster/consumer/:group/lag` | `status` with all partitions |
+ * | `DELETE /v3/kafka/:cluster/consumer/:group[/topic/:topic]` | removes the group (or its topic) |
+ * | `GET /burrow/admin` | `GOOD` |
+ * | `GET /metrics` | Prometheus text |
+ * | `GET /` | the dashboard |
+ *
+ * Every JSON answer is `{error, message, ..., request: {url, host}}`; unknown clusters, topics and
+ * groups answer 404 with `error: true`.
+ *
+ * @example
+ * ```ts
+ * const app = buildApi(monitor)
+ * const res = await app.inject({ url: '/v3/kafka/local/consumer/billing/status' })
+ * res.json().status.status // 'OK'
+ * ```
+ * @module
+ */
+import os from 'node:os'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.ts'
+import type { Evaluator } from './evaluator.ts'
+import type { SourceInfo } from './source.ts'
+import { publicOffset, type GroupStatus, type PublicOffset } from './status.ts'
+import type { MonitorStorage } from './storage.ts'
+
+/** What the API reads and changes. */
+export interface MonitorView {
+  readonly storage: MonitorStorage
+  readonly evaluator: Evaluator
+  /** The cluster's source settings; undefined for an unknown cluster. */
+  clusterInfo(cluster: string): SourceInfo | undefined
+  /** Prometheus exposition text. */
+  metricsText(): Promise<string>
+  /** Deletes a group (and drops its cached evaluation). */
+  deleteGroup(cluster: string, group: string): boolean
+  /** Deletes one topic of a group. */
+  deleteGroupTopic(cluster: string, group: string, topic: string): boolean
+  /** Dashboard refresh period (ms). */
+  readonly dashboardRefreshMs: number
+  /** Whether `/` serves the dashboard. */
+  readonly dashboardEnabled: boolean
+}
+
+type Params = { cluster: string; topic: string; group: string }
+
+const HOST = os.hostname()
+
+/** Builds the fastify app (not listening yet: call `listen`, or `inject` in tests). */
+export function buildApi(view: MonitorView): FastifyInstance {
+  const app = Fastify({ logger: false, routerOptions: { ignoreTrailingSlash: true } })
+  const storage = view.storage
+
+  const reply = (req: FastifyRequest, res: FastifyReply, status: number, message: string, body: { [k: string]: unknown } = {}): FastifyReply =>
+    res
+      .code(status)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send({ error: status >= 400, message, ...body, request: { url: req.url.split('?')[0], host: HOST } })
+
+  const ok = (req: FastifyRequest, res: FastifyReply, message: string, body: { [k: string]: unknown }): FastifyReply => reply(req, res, 200, message, body)
+
+  app.setNotFoundHandler((req, res) => reply(req, res, 404, 'no such path'))
+  app.setErrorHandler((err: Error & { statusCode?: number }, req, res) => reply(req, res, err.statusCode && err.statusCode < 500 ? err.statusCode : 500, err.message))
+
+  app.get('/v3/kafka', (req, res) => ok(req, res, 'cluster list returned', { clusters: storage.clusters() }))
+
+  app.get<{ Params: Params }>('/v3/kafka/:cluster', (req, res) => {
+    const info = view.clusterInfo(req.params.cluster)
+    if (!info) return reply(req, res, 404, 'cluster not found')
+    return ok(req, res, 'cluster module detail returned', { module: info })
+  })
+
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/topic', (req, res) => {
+    const topics = storage.topics(req.params.cluster)
+    if (!topics) return reply(req, res, 404, 'cluster not found')
+    return ok(req, res, 'topic list returned', { topics })
+  })
+
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/topic/:topic', (req, res) => {
+    const offsets = storage.topicOffsets(req.params.cluster, req.params.topic)
+    if (!offsets) return reply(req, res, 404, 'cluster or topic not found')
+    return ok(req, res, 'topic offsets returned', { offsets })
+  })
+
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/topic/:topic/consumers', (req, res) => {
+    const consumers = storage.topicConsumers(req.params.cluster, req.params.topic, Date.now())
+    if (!consumers) return reply(req, res, 404, 'cluster or topic not found')
+    return ok(req, res, 'consumers of topic returned', { consumers })
+  })
+
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/consumer', (req, res) => {
+    const consumers = storage.groups(req.params.cluster, Date.now())
+    if (!consumers) return reply(req, res, 404, 'cluster not found')
+    return ok(req, res, 'consumer list returned', { consumers })
+  })
+
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/consumer/:group', (req, res) => {
+    const { cluster, group } = req.params
+    const state = storage.group(cluster, group, Date.now())
+    if (!state) return reply(req, res, 404, 'cluster or consumer not found')
+    const intervals = storage.options.intervals
+    const topics: { [topic: string]: { offsets: (PublicOffset | null)[]; owner: string; client_id: string; 'current-lag': number }[] } = {}
+    for (const topic of [...state.topics.keys()].sort()) {
+      const slots = state.topics.get(topic) ?? []
+      const hwm = storage.topicOffsets(cluster, topic) ?? []
+      const count = Math.max(slots.length, hwm.length)
+      topics[topic] = Array.from({ length: count }, (_, p) => {
+        const slot = slots[p]
+        const entries = slot?.entries ?? []
+        const last = entries[entries.length - 1]
+        const offsets: (PublicOffset | null)[] = new Array<PublicOffset | null>(Math.max(0, intervals - entries.length)).fill(null)
+        for (const e of entries) offsets.push(publicOffset(e))
+        const latest = hwm[p] ?? -1
+        return { offsets, owner: slot?.owner ?? '', client_id: slot?.clientId ?? '', 'current-lag': last && latest >= 0 ? Math.max(0, latest - last.offset) : 0 }
+      })
+    }
+    return ok(req, res, 'consumer detail returned', { topics })
+  })
+
+  const status = (all: boolean) => (req: FastifyRequest<{ Params: Params }>, res: FastifyReply) => {
+    const result = view.evaluator.evaluate(req.params.cluster, req.params.group)
+    if (result.status === 'NOTFOUND') return reply(req, res, 404, 'cluster or consumer not found')
+    const shown: GroupStatus = all ? result : { ...result, partitions: result.partitions.filter((p) => p.status !== 'OK') }
+    return ok(req, res, 'consumer status returned', { status: shown })
+  }
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/consumer/:group/status', status(false))
+  app.get<{ Params: Params }>('/v3/kafka/:cluster/consumer/:group/lag', status(true))
+
+  app.delete<{ Params: Params }>('/v3/kafka/:cluster/consumer/:group', (req, res) => {
+    if (!view.deleteGroup(req.params.cluster, req.params.group)) return reply(req, res, 404, 'cluster or consumer not found')
+    return ok(req, res, 'consumer group removed', {})
+  })
+
+  app.delete<{ Params: Params }>('/v3/kafka/:cluster/consumer/:group/topic/:topic', (req, res) => {
+    if (!view.deleteGroupTopic(req.params.cluster, req.params.group, req.params.topic)) return reply(req, res, 404, 'cluster, consumer or topic not found')
+    return ok(req, res, 'consumer group topic removed', {})
+  })
+
+  app.get('/burrow/admin', (_req, res) => res.header('content-type', 'text/plain; charset=utf-8').send('GOOD'))
+
+  app.get('/metrics', async (_req, res) => res.header('content-type', 'text/plain; version=0.0.4; charset=utf-8').send(await view.metricsText()))
+
+  if (view.dashboardEnabled) {
+    app.get('/', (_req, res) => res.header('content-type', 'text/html; charset=utf-8').send(DASHBOARD_HTML))
+    app.get('/dashboard.js', (_req, res) => res.header('content-type', 'text/javascript; charset=utf-8').send(DASHBOARD_JS))
+    app.get('/dashboard/summary', (req, res) => {
+      const now = Date.now()
+      const clusters = storage.clusters().map((name) => ({
+        name,
+        'class-name': view.clusterInfo(name)?.['class-name'] ?? 'unknown',
+        groups: (storage.groups(name, now) ?? []).map((group) => {
+          const s = view.evaluator.evaluate(name, group, now)
+          return { group, status: s.status, totallag: s.totallag, partition_count: s.partition_count, complete: s.complete }
+        }),
+      }))
+      return ok(req, res, 'dashboard summary returned', { refresh: view.dashboardRefreshMs, clusters })
+    })
+  }
+  return app
+}
