@@ -65,6 +65,8 @@ export interface ProcessorOptions {
   autoOffsetReset?: 'earliest' | 'latest'
   /** Restart backoff after transient errors. Default 250 ms doubling up to 30 s. */
   backoff?: BackoffOptions
+  /** The most input records one poll returns (and so processed between commit checks). Default 10,000. */
+  maxPollRecords?: number
   /** Consumer group session timeout (ms). Default 10,000. */
   sessionTimeoutMs?: number
   /** Client id for logs and Kafka. Default `<group>`. */
@@ -85,6 +87,7 @@ export interface ResolvedProcessorOptions {
   readonly autoOffsetReset: 'earliest' | 'latest'
   readonly backoff: BackoffOptions
   readonly sessionTimeoutMs: number
+  readonly maxPollRecords: number
   readonly clientId: string
   readonly logger: Logger
 }
@@ -132,6 +135,7 @@ export function resolveProcessorOptions(group: string, options: ProcessorOptions
     autoOffsetReset: oneOf('autoOffsetReset', options.autoOffsetReset, ['earliest', 'latest'], 'earliest'),
     backoff: { initialMs: 250, maxMs: 30_000, ...options.backoff },
     sessionTimeoutMs: positive('sessionTimeoutMs', options.sessionTimeoutMs, 10_000),
+    maxPollRecords: positive('maxPollRecords', options.maxPollRecords, 10_000),
     clientId: options.clientId ?? group,
     logger,
   })

@@ -90,6 +90,7 @@ export class Session {
       assignment: 'range',
       autoOffsetReset: options.autoOffsetReset,
       sessionTimeoutMs: options.sessionTimeoutMs,
+      maxPollRecords: options.maxPollRecords,
       clientId: options.clientId,
       onAssign: (tps) => this.#assign(tps),
       onRevoke: (tps) => this.#revoke(tps),
