@@ -323,13 +323,13 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
   })
 
   const template = (text: string, name: string, extras: { [k: string]: string }): Template => {
-    const t = compileTemplate(text, `${source}: ${name}`)
     try {
+      const t = compileTemplate(text, name)
       t.render(sampleTemplateData(extras))
+      return t
     } catch (err) {
-      throw configError(source, `${name}: ${(err as Error).message.replace(/^template [^:]+: [^:]+: /, '')}`)
+      throw configError(source, `${name}: ${(err as Error).message.replace(`template ${name}: `, '')}`)
     }
-    return t
   }
   const readTemplate = (file: string, field: string): string => {
     const full = path.resolve(baseDir, file)

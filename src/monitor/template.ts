@@ -9,9 +9,10 @@
  *   `{{topicsbystatus .Result.Partitions}}`, `{{index .Extras "key"}}`, `{{add 1 2}}`, `{{sub}}`,
  *   `{{mul}}`, `{{div}}`.
  *
- * Control structures (`if`, `range`) are not supported. An unknown field fails — and templates are
- * checked against sample data when the config loads, so `{{.Id}}` (Burrow's sample template's typo
- * for `.ID`) is reported at startup, not at the first incident.
+ * Control structures (`if`, `range`) are not supported. Field names match regardless of case and
+ * underscores, so Burrow's sample template's `{{.Id}}` (which fails in Burrow) means `.ID` here. An
+ * unknown field fails — and templates are checked against sample data when the config loads, so a
+ * typo is reported at startup, not at the first incident.
  *
  * @example
  * ```ts
