@@ -13,6 +13,7 @@ import {
   Status,
   type Notifier,
   type NotifierConfig,
+  type NotifyRules,
 } from '../../src/monitor/index.ts'
 import { captureLogger, eventually } from './helpers.ts'
 
@@ -92,7 +93,7 @@ function notifierConfigs(notifiers: { [name: string]: unknown }): NotifierConfig
 
 describe('decideNotification', () => {
   it('follows Burrow’s order: close, threshold, send-once, send-interval', () => {
-    const rules = { threshold: Status.WARN, sendOnce: false, sendClose: true, sendIntervalMs: 1000 }
+    const rules: NotifyRules = { threshold: Status.WARN, sendOnce: false, sendClose: true, sendIntervalMs: 1000 }
     const fresh = { lastNotify: 0, sentOpen: false }
     const sent = { lastNotify: 5000, sentOpen: true }
     type Case = [string, typeof rules, number, typeof fresh, boolean, number, string]
