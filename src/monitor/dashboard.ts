@@ -18,6 +18,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tributary monitor</title>
+<link rel="icon" href="data:,">
 <style>
   :root { --ok: #2e7d32; --warn: #ef6c00; --err: #c62828; --muted: #667; --line: #dde; }
   * { box-sizing: border-box; }
