@@ -18,7 +18,7 @@
  */
 import { Backoff, sleep, type BackoffOptions } from '../core/backoff.ts'
 import type { Codec } from '../core/codec.ts'
-import { TributaryError } from '../core/errors.ts'
+import { TributaryError, isTributaryError } from '../core/errors.ts'
 import { rootLogger, type Logger } from '../core/logger.ts'
 import type { Record } from '../core/record.ts'
 import { resolvePartitioner, type Partitioner, type PartitionerName } from '../log/partitioner.ts'
@@ -38,7 +38,10 @@ export interface ViewOptions<V> {
   storage?: StoreBuilder
   /** Maps keys to partitions; must match the table's writers. Default `murmur2`; `fnv1a` for goka. */
   partitioner?: PartitionerName | Partitioner
-  /** Reconnect by itself after transient errors (default `true`); `false` makes `run` reject instead. */
+  /**
+   * Reconnect by itself after transient errors, and wait for a table topic that does not exist yet
+   * (default `true`); `false` makes `run` reject instead.
+   */
   autoReconnect?: boolean
   /** Reconnect backoff. Default 250 ms doubling up to 10 s. */
   backoff?: BackoffOptions
@@ -208,7 +211,18 @@ export class View<V = unknown> {
     const signal = this.#controller.signal
     try {
       this.#signal.set('initializing')
-      const partitions = await this.#retrying(async () => (await this.#log.admin.describeTopic(this.table)).partitions)
+      // A view often starts beside the processor that creates its table: wait for the topic.
+      let warned = false
+      const partitions = await this.#retrying(async () => {
+        try {
+          return (await this.#log.admin.describeTopic(this.table)).partitions
+        } catch (err) {
+          if (!isTributaryError(err, 'TRIB_LOG_UNKNOWN_TOPIC') || !this.#autoReconnect) throw err
+          if (!warned) this.#logger.warn({ table: this.table }, 'the table topic does not exist yet; waiting for it')
+          warned = true
+          throw new TributaryError('TRIB_LOG_UNKNOWN_TOPIC', err.message, { retriable: true, cause: err, details: { topic: this.table } })
+        }
+      })
       for (let p = 0; p < partitions; p++) {
         this.#stores.push(await this.#storage({ topic: this.table, partition: p, role: 'view' }))
         this.#stats.push({ partition: p, offset: 0, hwm: 0, updates: 0 })
