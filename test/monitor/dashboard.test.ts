@@ -93,7 +93,7 @@ describe('dashboard in a real browser', { timeout: 120_000 }, () => {
     const page = await browser.newPage()
     await page.route('**/dashboard/summary', (route) => route.abort())
     await page.goto(`${url}/`)
-    await page.waitForFunction(() => (document.getElementById('error')?.textContent ?? '').startsWith('cannot load'))
+    await page.waitForFunction("(document.getElementById('error')?.textContent ?? '').startsWith('cannot load')")
     await page.close()
   })
 })

@@ -1,0 +1,152 @@
+/**
+ * `tributary monitor --config monitor.yaml`: the Burrow-compatible consumer-lag monitor.
+ * @module
+ */
+import { Command, InvalidArgumentError } from 'commander'
+import { sleep } from '../core/backoff.ts'
+import { isTributaryError, TributaryError } from '../core/errors.ts'
+import { openLog, type Log } from '../log/index.ts'
+import { loadConfig, Monitor, type MonitorConfig } from '../monitor/index.ts'
+
+/** Options of {@link runMonitor}. */
+export interface RunMonitorOptions {
+  config: string
+  /** Overrides `httpserver.address`. */
+  address?: string
+  /** Also run a small demo workload on the first embedded cluster. */
+  demo?: boolean
+  /** Where lines go (console.log by default). */
+  print?: (line: string) => void
+}
+
+function address(value: string): string {
+  if (!/^[^\s:]+:\d{1,5}$/.test(value)) throw new InvalidArgumentError(`expected host:port, got ${JSON.stringify(value)}`)
+  return value
+}
+
+const HELP = `
+The config file is YAML shaped like Burrow's sections (durations in seconds):
+
+  clusters:                    one entry per cluster to watch
+    <name>:
+      log: <url>               file:<dir> or memory: (embedded log), kafka://host:port[,...]
+      servers: [host:port]     Kafka brokers (instead of log)
+      offset-refresh: 10       read high watermarks every N seconds
+      topic-refresh: 60        refresh Kafka topic metadata every N seconds
+      offsets-topic: __consumer_offsets
+      start-latest: false      start at the end of the offsets topic / commit history
+      self-group: true         report the monitor's own progress as group burrow-<name> (Kafka)
+      poll-interval: 0.25      read new commits every N seconds (embedded log)
+      group-allowlist / group-denylist: <regex>
+  storage:    intervals: 10, expire-group: 604800, min-distance: 0, group-allowlist/denylist
+  evaluator:  expire-cache: 10, minimum-complete: 0, allowed-lag: 0
+  httpserver: address: 127.0.0.1:8000
+  dashboard:  enabled: true, refresh: 5
+  notifiers:  <name>: class-name: http | log, interval, threshold, send-once, send-close,
+              send-interval, group-allowlist/denylist, extras; http: url-open, method-open,
+              template-open | body-open, url-close, method-close, template-close | body-close,
+              headers, basic-auth {username, password}, timeout, retries, backoff {initial, max};
+              log: level
+  coordination: log: <cluster name or url>, topic, group, session-timeout
+              (several monitors: only the one owning partition 0 of the topic notifies)
+
+API (Burrow v3): GET /v3/kafka[/:cluster[/topic[/:topic[/consumers]]|/consumer[/:group[/status|/lag]]]],
+DELETE /v3/kafka/:cluster/consumer/:group[/topic/:topic], /burrow/admin, /metrics, dashboard at /.
+Full reference: docs/monitor.md. Example: examples/monitor.yaml.`
+
+/** Builds the `monitor` command. */
+export function monitorCommand(): Command {
+  return new Command('monitor')
+    .description('run the Burrow-compatible consumer-lag monitor: HTTP API v3, /metrics and a dashboard')
+    .requiredOption('-c, --config <file>', 'the monitor config (YAML), e.g. examples/monitor.yaml')
+    .option('-a, --address <host:port>', 'listen here instead of httpserver.address (default 127.0.0.1:8000)', address)
+    .option('--check', 'validate the config, print a summary and exit')
+    .option('--demo', 'also run a demo workload (a producer, a group that keeps up, one that falls behind) on the first embedded cluster')
+    .addHelpText('after', HELP)
+    .action(async (opts: { config: string; address?: string; check?: boolean; demo?: boolean }) => {
+      if (opts.check) {
+        const config = loadConfig(opts.config)
+        console.log(summary(opts.config, config))
+        return
+      }
+      const controller = new AbortController()
+      const stop = (): void => controller.abort()
+      process.once('SIGINT', stop)
+      process.once('SIGTERM', stop)
+      try {
+        await runMonitor({ config: opts.config, address: opts.address, demo: opts.demo }, controller.signal)
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
+    })
+}
+
+function summary(file: string, config: MonitorConfig): string {
+  const lines = [`${file}: OK`]
+  for (const c of config.clusters) lines.push(`  cluster ${c.name}: ${c.kind} ${c.log}, offset-refresh ${c.offsetRefreshMs / 1000} s`)
+  lines.push(`  storage: ${config.storage.intervals} intervals, expire-group ${config.storage.expireGroupMs / 1000} s`)
+  for (const n of config.notifiers) lines.push(`  notifier ${n.name}: ${n.className}, interval ${n.intervalMs / 1000} s`)
+  lines.push(`  http: ${config.httpserver.host}:${config.httpserver.port}${config.coordination ? `, coordination via ${config.coordination.log}` : ''}`)
+  return lines.join('\n')
+}
+
+/** Runs a monitor until `signal` aborts. */
+export async function runMonitor(options: RunMonitorOptions, signal: AbortSignal): Promise<void> {
+  const print = options.print ?? ((line: string) => console.log(line))
+  const config = loadConfig(options.config)
+  const demoCluster = options.demo ? config.clusters.find((c) => c.kind === 'embedded') : undefined
+  if (options.demo && !demoCluster) throw new TributaryError('TRIB_INVALID_ARGUMENT', '--demo needs an embedded cluster (log: file:<dir> or memory:) in the config')
+  const logs: { [cluster: string]: Log } = {}
+  if (demoCluster) logs[demoCluster.name] = await openLog(demoCluster.log)
+  const monitor = new Monitor(config, { logs })
+  let demo: Promise<void> | undefined
+  try {
+    await monitor.start()
+    const [host, port] = options.address ? [options.address.slice(0, options.address.lastIndexOf(':')), Number(options.address.slice(options.address.lastIndexOf(':') + 1))] : []
+    const { url } = await monitor.listen(host, port)
+    print(`tributary monitor: ${config.clusters.length} cluster(s), listening on ${url} (dashboard ${url}/, API ${url}/v3/kafka)`)
+    if (demoCluster) {
+      demo = runDemoWorkload(logs[demoCluster.name], signal)
+      print(`demo workload on ${demoCluster.name}: groups demo-keeps-up (OK) and demo-falls-behind (WARN) on topic ${DEMO_TOPIC}`)
+    }
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve()
+      signal.addEventListener('abort', () => resolve(), { once: true })
+    })
+    print('tributary monitor: stopping')
+  } finally {
+    await demo
+    await monitor.stop()
+    for (const log of Object.values(logs)) await log.close()
+  }
+}
+
+const DEMO_TOPIC = 'demo-monitor-orders'
+
+/** A producer and two groups: one keeps up, one reads a little less than is produced. */
+async function runDemoWorkload(log: Log, signal: AbortSignal): Promise<void> {
+  try {
+    if (!(await log.admin.listTopics()).includes(DEMO_TOPIC)) await log.admin.createTopic({ name: DEMO_TOPIC, partitions: 3 })
+  } catch (err) {
+    if (!isTributaryError(err, 'TRIB_LOG_TOPIC_EXISTS')) throw err
+  }
+  const producer = log.producer()
+  const fast = log.consumer({ groupId: 'demo-keeps-up', topics: [DEMO_TOPIC] })
+  const slow = log.consumer({ groupId: 'demo-falls-behind', topics: [DEMO_TOPIC], maxPollRecords: 20 })
+  let n = 0
+  try {
+    while (!signal.aborted) {
+      await producer.send(Array.from({ length: 30 }, () => ({ topic: DEMO_TOPIC, key: `user-${n++ % 97}`, value: JSON.stringify({ n }) })))
+      await fast.poll({ timeoutMs: 50 })
+      await fast.commit()
+      await slow.poll({ timeoutMs: 50 })
+      await slow.commit()
+      await sleep(1_000, signal).catch(() => {})
+    }
+  } finally {
+    await fast.close()
+    await slow.close()
+    await producer.close()
+  }
+}
