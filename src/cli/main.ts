@@ -8,6 +8,7 @@ import { isTributaryError } from '../core/errors.ts'
 import { benchCommand } from './bench-command.ts'
 import { runDemo } from './demo.ts'
 import { logCommand } from './log-command.ts'
+import { monitorCommand } from './monitor-command.ts'
 import { logOption, positiveInt } from './options.ts'
 
 /** Builds the command tree (exported for tests). */
@@ -26,6 +27,7 @@ export function program(): Command {
       await runDemo({ log: opts.log, records: opts.records })
     })
   root.addCommand(benchCommand())
+  root.addCommand(monitorCommand())
   return root
 }
 
