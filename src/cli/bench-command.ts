@@ -3,7 +3,6 @@
  * @module
  */
 import { Command, Option } from 'commander'
-import { runCountBench } from '../bench/count-bench.ts'
 import { runLogBench } from '../bench/log-bench.ts'
 import { machine } from '../bench/report.ts'
 import { positiveInt } from './options.ts'
@@ -31,6 +30,7 @@ export function benchCommand(): Command {
     .option('--json', 'print one JSON object')
     .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; partitions: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${machine()}`)
+      const { runCountBench } = await import('../bench/count-bench.ts') // loads LMDB only when used
       await runCountBench({ backend: opts.backend, records: opts.records, partitions: opts.partitions, json: opts.json ?? false })
     })
   return bench
