@@ -33,5 +33,18 @@ export function benchCommand(): Command {
       const { runCountBench } = await import('../bench/count-bench.ts') // loads LMDB only when used
       await runCountBench({ backend: opts.backend, records: opts.records, partitions: opts.partitions, json: opts.json ?? false })
     })
+  bench
+    .command('monitor')
+    .description('consumer-lag monitor: ingest G groups x P partitions x C commits, evaluate every group, decode real __consumer_offsets records, RSS')
+    .option('--groups <n>', 'consumer groups', positiveInt, 1_000)
+    .option('--partitions <n>', 'partitions per group', positiveInt, 100)
+    .option('--commits <n>', 'commits per partition (= the ring size)', positiveInt, 10)
+    .option('--decode <n>', '__consumer_offsets records to decode', positiveInt, 1_000_000)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { groups: number; partitions: number; commits: number; decode: number; json?: boolean }) => {
+      if (!opts.json) console.log(`# machine: ${machine()}`)
+      const { runMonitorBench } = await import('../bench/monitor-bench.ts')
+      runMonitorBench({ groups: opts.groups, partitions: opts.partitions, commits: opts.commits, decodeRecords: opts.decode, json: opts.json ?? false })
+    })
   return bench
 }
