@@ -10,7 +10,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { TributaryError, codecs } from '../../src/core/index.ts'
+import { TributaryError, codecs, createLogger } from '../../src/core/index.ts'
 import type { Log } from '../../src/log/index.ts'
 import { Emitter, Processor, View, defineGroup, input, join, lookup, loop, output, persist, type Context, type RebalanceEvent } from '../../src/processor/index.ts'
 import { lmdbStore, memoryStore } from '../../src/state/index.ts'
@@ -18,6 +18,8 @@ import { CommitTracker, Events, capturingLogger, faultyLog, lagOf, rejectsWith, 
 
 const str = codecs.string()
 const num = codecs.json<number>()
+/** For processors that are expected to fail: the failure is asserted, not logged. */
+const quiet = createLogger({ level: 'silent' })
 
 export interface SuiteOptions {
   /** Timeout for waits (ms). */
@@ -110,14 +112,14 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       const a = await topic(2, 'a')
       const b = await topic(3, 'b')
       const group = `copart-${uid()}`
-      const processor = new Processor(log, defineGroup(group, input(a, str, () => {}), input(b, str, () => {}), persist(str)), { storage: memoryStore() })
+      const processor = new Processor(log, defineGroup(group, input(a, str, () => {}), input(b, str, () => {}), persist(str)), { storage: memoryStore(), logger: quiet })
       await rejectsWith(processor.run(), 'TRIB_PROCESSOR_COPARTITIONING', new RegExp(`${a}: 2 partitions`), new RegExp(`${b}: 3 partitions`))
       assert.equal(processor.state, 'failed')
       assert.deepEqual((await log.admin.listTopics()).filter((n) => n.startsWith(group)), [], 'nothing was created')
     })
 
     it('rejects a missing input topic at start', async () => {
-      const processor = new Processor(log, defineGroup(`missing-${uid()}`, input(`nope-${uid()}`, str, () => {})), { storage: memoryStore() })
+      const processor = new Processor(log, defineGroup(`missing-${uid()}`, input(`nope-${uid()}`, str, () => {})), { storage: memoryStore(), logger: quiet })
       await rejectsWith(processor.run(), 'TRIB_LOG_UNKNOWN_TOPIC', /input topic "nope-.*" does not exist/)
     })
 
@@ -208,7 +210,7 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       const t = await topic(2)
       const table = `t-${uid()}-table`
       await log.admin.createTopic({ name: table, partitions: 4, cleanupPolicy: 'compact' })
-      const processor = new Processor(log, defineGroup(`jc-${uid()}`, input(t, str, () => {}), join(table, str)), { storage: memoryStore() })
+      const processor = new Processor(log, defineGroup(`jc-${uid()}`, input(t, str, () => {}), join(table, str)), { storage: memoryStore(), logger: quiet })
       await rejectsWith(processor.run(), 'TRIB_PROCESSOR_COPARTITIONING', new RegExp(`${table}: 4 partitions`))
     })
 
@@ -218,7 +220,7 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       await producer.send([{ topic: t, key: 'k', value: '1' }, { topic: t, key: 'k', value: '{broken' }, { topic: t, key: 'k', value: '2' }])
       await producer.close()
       const group = `bad-${uid()}`
-      const processor = new Processor(log, defineGroup(group, input(t, num, (ctx: Context<number>, n: number) => ctx.setValue(n)), persist(num)), { storage: memoryStore() })
+      const processor = new Processor(log, defineGroup(group, input(t, num, (ctx: Context<number>, n: number) => ctx.setValue(n)), persist(num)), { storage: memoryStore(), logger: quiet })
       await rejectsWith(processor.run(), 'TRIB_CODEC', new RegExp(`${t}/0 offset 1`))
       assert.equal(processor.state, 'failed')
       assert.ok((await lagOf(log, group, t)) >= 2, 'the bad message and what follows were not committed')
@@ -258,7 +260,7 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
           if (ctx.key === 'boom') throw new Error('kaput')
           ctx.setValue(1)
         }), persist(num)),
-        { storage: memoryStore() },
+        { storage: memoryStore(), logger: quiet },
       )
       await rejectsWith(processor.run(), 'TRIB_PROCESSOR_CALLBACK', new RegExp(`${t}/0 offset 2 threw: kaput`))
       assert.equal(processor.state, 'failed')
@@ -380,6 +382,7 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
         commitIntervalMs: 50,
         onCommit: tracker.onCommit,
         backoff: { initialMs: 10, maxMs: 50 },
+        logger: quiet,
       })
       processor.observeStateChanges((s) => states.push(s))
       const run = processor.run()
