@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { createLogger, isTributaryError, type ErrorCode, type Logger } from '../../src/core/index.ts'
-import type { Log, LogProducer } from '../../src/log/index.ts'
+import type { GroupConsumer, Log, LogProducer } from '../../src/log/index.ts'
 
 export const uid = (): string => randomUUID().slice(0, 8)
 
@@ -72,10 +72,28 @@ export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, ..
   })
 }
 
-/** Wraps a log so that the next `failures` producer sends reject with `error`. */
-export function faultyLog(log: Log): { log: Log; failSends(n: number, error: () => Error): void } {
+/** Wraps a log so that the next `n` producer sends, or consumer polls, reject with `error`. */
+export function faultyLog(log: Log): { log: Log; failSends(n: number, error: () => Error): void; failPolls(n: number, error: () => Error): void } {
   let failures = 0
   let make: () => Error = () => new Error('injected')
+  let pollFailures = 0
+  let makePollError: () => Error = () => new Error('injected')
+  const wrapConsumer = (consumer: GroupConsumer): GroupConsumer =>
+    new Proxy(consumer, {
+      get(target, prop, receiver) {
+        if (prop === 'poll') {
+          return (options?: Parameters<GroupConsumer['poll']>[0]) => {
+            if (pollFailures > 0) {
+              pollFailures--
+              return Promise.reject(makePollError())
+            }
+            return target.poll(options)
+          }
+        }
+        const value = Reflect.get(target, prop, receiver)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
   const wrap = (producer: LogProducer): LogProducer => ({
     send: (records) => {
       if (failures > 0) {
@@ -92,7 +110,7 @@ export function faultyLog(log: Log): { log: Log; failSends(n: number, error: () 
     admin: log.admin,
     offsets: log.offsets,
     producer: (options) => wrap(log.producer(options)),
-    consumer: (options) => log.consumer(options),
+    consumer: (options) => wrapConsumer(log.consumer(options)),
     close: () => log.close(),
   }
   return {
@@ -100,6 +118,10 @@ export function faultyLog(log: Log): { log: Log; failSends(n: number, error: () 
     failSends(n, error) {
       failures = n
       make = error
+    },
+    failPolls(n, error) {
+      pollFailures = n
+      makePollError = error
     },
   }
 }
