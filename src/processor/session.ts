@@ -239,11 +239,14 @@ export class Session {
     const table = graph.groupTableEdge?.topic
     const live = (): PartitionProcessor[] => pps.filter((pp) => !pp.signal.aborted)
     if (table !== undefined) {
-      for (const pp of live()) {
-        const store = await options.storage({ topic: table, partition: pp.partition, role: 'processor' })
-        if (pp.signal.aborted) await store.close()
-        else pp.attach(store)
-      }
+      // Opened side by side: verifying an existing LMDB store takes a child process each.
+      await Promise.all(
+        live().map(async (pp) => {
+          const store = await options.storage({ topic: table, partition: pp.partition, role: 'processor' })
+          if (pp.signal.aborted) await store.close()
+          else pp.attach(store)
+        }),
+      )
       const targets = live().map((pp) => ({
         partition: pp.partition,
         store: pp.store as NonNullable<PartitionProcessor['store']>,
