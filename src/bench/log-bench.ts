@@ -20,6 +20,8 @@ export interface LogBenchOptions {
   /** Records per `send` call. */
   batch?: number
   partitions?: number
+  /** Alternating rounds of ours and the ceiling; the best of each is reported. Default 2. */
+  rounds?: number
 }
 
 const KEY_BYTES = 16
@@ -109,18 +111,27 @@ export function measureDisk(dir: string, records: number): { produce: number; co
 export async function runLogBench(options: LogBenchOptions): Promise<void> {
   const batch = options.batch ?? 1_000
   const partitions = options.partitions ?? 4
+  const rounds = options.rounds ?? 2
   if (options.backend === 'kafka') {
     const { runKafkaLogBench } = await import('./log-bench-kafka.ts')
-    await runKafkaLogBench({ ...options, batch, partitions })
+    await runKafkaLogBench({ ...options, batch, partitions, rounds })
     return
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-bench-'))
   try {
-    const log = openEmbeddedLog({ mode: options.backend, dir: path.join(dir, 'log'), cleanerIntervalMs: 0 })
-    await log.admin.createTopic({ name: 'bench', partitions })
-    const ours = await measureLog(log, 'bench', options.records, batch)
-    await log.close()
-    const ceiling = measureDisk(dir, options.records)
+    let ours = { produce: 0, consume: 0 }
+    let ceiling = { produce: 0, consume: 0 }
+    // Alternate ours and the ceiling over rounds and keep the best of each: the machine is noisy.
+    for (let round = 0; round < rounds; round++) {
+      const log = openEmbeddedLog({ mode: options.backend, dir: path.join(dir, `log-${round}`), cleanerIntervalMs: 0 })
+      await log.admin.createTopic({ name: 'bench', partitions })
+      const measured = await measureLog(log, 'bench', options.records, batch)
+      await log.close()
+      fs.rmSync(path.join(dir, `log-${round}`), { recursive: true, force: true })
+      const raw = measureDisk(dir, options.records)
+      ours = { produce: Math.max(ours.produce, measured.produce), consume: Math.max(ours.consume, measured.consume) }
+      ceiling = { produce: Math.max(ceiling.produce, raw.produce), consume: Math.max(ceiling.consume, raw.consume) }
+    }
     for (const phase of ['produce', 'consume'] as const) {
       report({ bench: 'log', backend: options.backend, phase, records: options.records, perSec: ours[phase], ceilingPerSec: ceiling[phase] }, options.json)
     }

@@ -16,10 +16,11 @@ export function benchCommand(): Command {
     .addOption(new Option('--backend <name>', 'which log').choices(['memory', 'file', 'kafka']).default('file'))
     .option('--records <n>', 'records to produce and consume', positiveInt, 1_000_000)
     .option('--batch <n>', 'records per send call', positiveInt, 1_000)
+    .option('--rounds <n>', 'alternating rounds of ours and the ceiling; the best of each is reported', positiveInt, 2)
     .option('--json', 'print one JSON object per phase')
-    .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; json?: boolean }) => {
+    .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; rounds: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${machine()}`)
-      await runLogBench({ backend: opts.backend, records: opts.records, batch: opts.batch, json: opts.json ?? false })
+      await runLogBench({ backend: opts.backend, records: opts.records, batch: opts.batch, rounds: opts.rounds, json: opts.json ?? false })
     })
   bench
     .command('count')

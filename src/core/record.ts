@@ -11,7 +11,7 @@
  * @module
  */
 
-/** Record headers: ordered name/value pairs; a name may repeat, as in Kafka. */
+/** Record headers: ordered name/value pairs; a name may repeat, as in Kafka. A null value read from Kafka becomes an empty Buffer. */
 export type Headers = ReadonlyArray<readonly [string, Buffer]>
 
 /** A shared empty header list, so records without headers allocate nothing. */

@@ -87,7 +87,9 @@ export interface LogProducer {
    * Appends records and resolves once they are acknowledged (written to the embedded log's files, or
    * acknowledged by all in-sync replicas on Kafka). Order is kept per partition.
    * Rejects with `TRIB_LOG_UNKNOWN_TOPIC` or `TRIB_LOG_PARTITION_OUT_OF_RANGE` without appending any
-   * record of the call.
+   * record of the call. On Kafka a call too large for one request is sent in several; if a later one
+   * still fails after retries, the earlier ones stay written (the resolved metadata is all-or-nothing,
+   * the log is not).
    */
   send(records: ProduceRecord | ProduceRecord[]): Promise<RecordMetadata[]>
   /** Resolves when everything sent so far is acknowledged. */
@@ -163,7 +165,11 @@ export interface GroupConsumer extends AsyncIterable<Record[]> {
   assignment(): TopicPartition[]
   /** The offset of the next record `poll` will return for the partition, if assigned. */
   position(partition: TopicPartition): number | undefined
-  /** Leaves the group (its partitions go to the other members) and releases resources. */
+  /**
+   * Runs `onRevoke`, leaves the group (its partitions go to the other members) and releases
+   * resources. Exception: a static member (`groupInstanceId`) on Kafka does not leave, so a restart
+   * within the session timeout gets its partitions back without a rebalance.
+   */
   close(): Promise<void>
 }
 
