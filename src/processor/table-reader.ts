@@ -67,6 +67,25 @@ export interface RecoveryTarget {
   progress?(next: number, range: { from: number; to: number }, records: number): void
 }
 
+interface Range {
+  readonly target: RecoveryTarget
+  readonly from: number
+  readonly to: number
+  /** What the store holds up to (exclusive). */
+  next: number
+  /** Records applied to the store. */
+  records: number
+  /** Changes read but not yet written, and the offset after them. */
+  readonly pending: Map<string, Buffer | null>
+  pendingNext: number
+  pendingRecords: number
+  flushedAt: number
+}
+
+/** A recovering partition's store is written every this many records, or this often. */
+const FLUSH_RECORDS = 50_000
+const FLUSH_MS = 1_000
+
 /** Options of {@link recoverStores}. */
 export interface RecoverOptions {
   signal?: AbortSignal
@@ -77,13 +96,14 @@ export interface RecoverOptions {
 
 /**
  * Brings each target store up to the changelog end (as of the call): reads from the store's offset
- * (or the start of the partition) and applies each polled batch in one store transaction with the
- * next offset. A store whose offset is past the end (the topic was recreated) is cleared first.
+ * (or the start of the partition), keeps the latest change per key in memory, and writes them in
+ * one store transaction with the next offset every 50,000 records or second (and at the end), so a
+ * crash mid-recovery resumes from the last written batch. A store whose offset is past the end (the topic was recreated) is cleared first.
  * Returns per partition the offset the store now reflects.
  */
 export async function recoverStores(log: Log, topic: string, targets: readonly RecoveryTarget[], options: RecoverOptions = {}): Promise<Map<number, number>> {
   const [starts, ends] = await Promise.all([log.offsets.startOffsets(topic), log.offsets.endOffsets(topic)])
-  const ranges = new Map<number, { target: RecoveryTarget; from: number; to: number; next: number; records: number }>()
+  const ranges = new Map<number, Range>()
   const result = new Map<number, number>()
   for (const target of targets) {
     const { partition, store } = target
@@ -97,10 +117,21 @@ export async function recoverStores(log: Log, topic: string, targets: readonly R
     if (from < start) from = start
     target.progress?.(from, { from, to: end }, 0)
     result.set(partition, from)
-    if (from < end) ranges.set(partition, { target, from, to: end, next: from, records: 0 })
+    if (from < end) ranges.set(partition, { target, from, to: end, next: from, records: 0, pending: new Map(), pendingNext: from, pendingRecords: 0, flushedAt: Date.now() })
     else if (store.offset() !== from) store.setOffset(from)
   }
   if (ranges.size === 0) return result
+  const flush = (range: Range): void => {
+    if (range.pendingNext <= range.next) return
+    range.target.store.write(range.pending, range.pendingNext)
+    range.records += range.pendingRecords
+    range.next = range.pendingNext
+    range.pending.clear()
+    range.pendingRecords = 0
+    range.flushedAt = Date.now()
+    result.set(range.target.partition, range.next)
+    range.target.progress?.(range.next, range, range.records)
+  }
   const consumer = openReader(log, topic, (p) => ranges.get(p)?.from, { clientId: options.clientId })
   const stallMs = options.stallTimeoutMs ?? 60_000
   let lastProgress = Date.now()
@@ -121,24 +152,21 @@ export async function recoverStores(log: Log, topic: string, targets: readonly R
         if (!range) continue
         const last = list[list.length - 1].offset
         const next = Math.min(last + 1, range.to)
-        if (next <= range.next) continue
-        const changes = toChanges(list, range.next, range.to)
-        range.target.store.write(changes, next)
-        range.records += changes.length
-        range.next = next
-        result.set(partition, next)
-        range.target.progress?.(next, range, range.records)
+        if (next <= range.pendingNext) continue
+        // Later records of a key replace earlier ones in the pending batch: compaction in memory.
+        for (const [key, value] of toChanges(list, range.pendingNext, range.to)) {
+          range.pending.set(key, value)
+          range.pendingRecords++
+        }
+        range.pendingNext = next
       }
       for (const [partition, range] of [...ranges]) {
         // Compaction can remove the last offsets of a range: the consumer's position tells we passed them.
         const position = consumer.position({ topic, partition })
-        if (range.next < range.to && position !== undefined && position >= range.to) {
-          range.target.store.setOffset(range.to)
-          range.next = range.to
-          result.set(partition, range.to)
-          range.target.progress?.(range.to, range, range.records)
-        }
-        if (range.next >= range.to) ranges.delete(partition)
+        if (range.pendingNext < range.to && position !== undefined && position >= range.to) range.pendingNext = range.to
+        const done = range.pendingNext >= range.to
+        if (done || range.pendingRecords >= FLUSH_RECORDS || (range.pendingNext > range.next && Date.now() - range.flushedAt >= FLUSH_MS)) flush(range)
+        if (done) ranges.delete(partition)
       }
       if (ranges.size > 0 && Date.now() - lastProgress > stallMs) {
         const missing = [...ranges.values()].map((r) => `${topic}/${r.target.partition} at ${r.next} of ${r.to}`).join(', ')
