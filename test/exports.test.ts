@@ -20,8 +20,8 @@ it('package.json exports one subpath per public module folder (each folder with 
   }
 })
 
-it('no module imports from a higher layer (core < log < state < processor < bench < cli)', () => {
-  const layers = ['core', 'log', 'state', 'processor', 'bench', 'cli']
+it('no module imports from a higher layer (core < log < state < processor < monitor < bench < cli)', () => {
+  const layers = ['core', 'log', 'state', 'processor', 'monitor', 'bench', 'cli']
   const rank = (file: string): number => layers.indexOf(path.relative(path.join(root, 'src'), file).split(path.sep)[0])
   for (const entry of fs.readdirSync(path.join(root, 'src'), { recursive: true, withFileTypes: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.ts')) continue
