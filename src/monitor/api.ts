@@ -34,7 +34,7 @@ import { DASHBOARD_HTML, DASHBOARD_JS } from './dashboard.ts'
 import type { Evaluator } from './evaluator.ts'
 import type { SourceInfo } from './source.ts'
 import { publicOffset, type GroupStatus, type PublicOffset } from './status.ts'
-import type { MonitorStorage } from './storage.ts'
+import type { GroupPartition, MonitorStorage } from './storage.ts'
 
 /** What the API reads and changes. */
 export interface MonitorView {
@@ -118,12 +118,12 @@ export function buildApi(view: MonitorView): FastifyInstance {
       const count = Math.max(slots.length, hwm.length)
       topics[topic] = Array.from({ length: count }, (_, p) => {
         const slot = slots[p]
-        const entries = slot?.entries ?? []
-        const last = entries[entries.length - 1]
-        const offsets: (PublicOffset | null)[] = new Array<PublicOffset | null>(Math.max(0, intervals - entries.length)).fill(null)
-        for (const e of entries) offsets.push(publicOffset(e))
+        const count = slot?.ring.length ?? 0
+        const offsets: (PublicOffset | null)[] = new Array<PublicOffset | null>(Math.max(0, intervals - count)).fill(null)
+        for (let i = 0; i < count; i++) offsets.push(publicOffset((slot as GroupPartition).ring.entry(i)))
         const latest = hwm[p] ?? -1
-        return { offsets, owner: slot?.owner ?? '', client_id: slot?.clientId ?? '', 'current-lag': last && latest >= 0 ? Math.max(0, latest - last.offset) : 0 }
+        const lastOffset = count > 0 ? (slot as GroupPartition).ring.offset(count - 1) : -1
+        return { offsets, owner: slot?.owner ?? '', client_id: slot?.clientId ?? '', 'current-lag': count > 0 && latest >= 0 ? Math.max(0, latest - lastOffset) : 0 }
       })
     }
     return ok(req, res, 'consumer detail returned', { topics })

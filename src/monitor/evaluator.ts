@@ -10,8 +10,9 @@
  * ```
  * @module
  */
+import { ringOf, type CommitRing } from './commit-ring.ts'
 import { compareForMaxLag, groupStatusCode, partitionStatus } from './rules.ts'
-import { Status, publicOffset, statusName, type GroupStatus, type PartitionStatus, type StatusCode } from './status.ts'
+import { Status, statusName, type GroupStatus, type PartitionStatus, type PublicOffset, type StatusCode } from './status.ts'
 import type { GroupPartition, GroupState, MonitorStorage } from './storage.ts'
 
 /** Options of the {@link Evaluator}. */
@@ -25,6 +26,7 @@ export interface EvaluatorOptions {
 }
 
 const NO_BROKER_OFFSETS: readonly number[] = []
+const EMPTY = ringOf([])
 
 /** Evaluates one partition (exported for tests). `slot` may be undefined for a partition without commits. */
 export function evaluatePartition(
@@ -36,24 +38,27 @@ export function evaluatePartition(
   intervals: number,
   nowMs: number,
   rules: Pick<EvaluatorOptions, 'allowedLag' | 'minimumComplete'>,
-): PartitionStatus & { code: StatusCode } {
-  const entries = slot?.entries ?? []
-  const last = entries.length > 0 ? entries[entries.length - 1] : undefined
-  const currentLag = last === undefined || latestHwm < 0 ? 0 : Math.max(0, latestHwm - last.offset)
-  const complete = Math.min(1, entries.length / intervals)
-  const code = complete < rules.minimumComplete ? Status.OK : partitionStatus(entries, brokerOffsets, currentLag, nowMs, rules.allowedLag)
+): PartitionStatus {
+  const ring = slot?.ring ?? EMPTY
+  const count = ring.length
+  const currentLag = count === 0 || latestHwm < 0 ? 0 : Math.max(0, latestHwm - ring.offset(count - 1))
+  const complete = Math.min(1, count / intervals)
+  const code = complete < rules.minimumComplete ? Status.OK : partitionStatus(ring, brokerOffsets, currentLag, nowMs, rules.allowedLag)
   return {
     topic,
     partition,
     owner: slot?.owner ?? '',
     client_id: slot?.clientId ?? '',
     status: statusName(code),
-    start: entries.length > 0 ? publicOffset(entries[0]) : null,
-    end: last ? publicOffset(last) : null,
+    start: count > 0 ? offsetAt(ring, 0) : null,
+    end: count > 0 ? offsetAt(ring, count - 1) : null,
     current_lag: currentLag,
     complete,
-    code,
   }
+}
+
+function offsetAt(ring: CommitRing, i: number): PublicOffset {
+  return { offset: ring.offset(i), timestamp: ring.timestamp(i), observedAt: ring.observedAt(i), lag: ring.lag(i) }
 }
 
 /** The NOTFOUND result for a cluster or group that does not exist. */
@@ -120,9 +125,9 @@ export class Evaluator {
       const count = Math.max(slots.length, brokerTopicOffsets?.length ?? 0)
       for (let p = 0; p < count; p++) {
         const bp = this.#storage.brokerPartition(cluster, topic, p)
-        const { code, ...status } = evaluatePartition(topic, p, slots[p], bp?.offsets ?? NO_BROKER_OFFSETS, bp?.latest ?? -1, intervals, nowMs, this.options)
+        const status = evaluatePartition(topic, p, slots[p], bp?.offsets ?? NO_BROKER_OFFSETS, bp?.latest ?? -1, intervals, nowMs, this.options)
         partitions.push(status)
-        codes.push(code)
+        codes.push(Status[status.status])
         if (status.complete === 1) completeCount++
         totalLag += status.current_lag
         if (maxLag === null || compareForMaxLag(status, maxLag) < 0) maxLag = status

@@ -27,6 +27,7 @@ export {
 } from './config.ts'
 export * from './status.ts'
 export * from './rules.ts'
+export { ringOf, RingSlab, SlabRing, type CommitRing } from './commit-ring.ts'
 export { MonitorStorage, type StorageOptions, type CommitInput, type AddCommitResult, type GroupState, type GroupPartition, type BrokerPartition, type ClusterFilters } from './storage.ts'
 export { Evaluator, evaluatePartition, notFoundStatus, type EvaluatorOptions } from './evaluator.ts'
 export * from './consumer-offsets.ts'

@@ -1,5 +1,6 @@
 /**
- * Burrow's evaluation rules as pure functions: one partition's commit ring (oldest first) and its
+ * Burrow's evaluation rules as pure functions: one partition's commit ring (oldest first; see
+ * `commit-ring.ts`, `ringOf` adapts an array) and its
  * broker offsets in, a status code out. No clocks, no storage — `now` is an argument — so every
  * rule is tested with tables.
  *
@@ -14,36 +15,37 @@
  *
  * @example
  * ```ts
- * partitionStatus(entries, brokerOffsets, currentLag, Date.now(), 0) // Status.WARN
+ * partitionStatus(ring, brokerOffsets, currentLag, Date.now(), 0) // Status.WARN
  * ```
  * @module
  */
-import { Status, type CommitEntry, type StatusCode } from './status.ts'
+import type { CommitRing } from './commit-ring.ts'
+import { Status, type StatusCode } from './status.ts'
 
 /** The consumer stopped: the time since the last commit is longer than the ring's span. */
-export function isStopped(entries: readonly CommitEntry[], nowMs: number): boolean {
-  if (entries.length === 0) return false
-  const first = entries[0].timestamp
-  const last = entries[entries.length - 1].timestamp
+export function isStopped(ring: CommitRing, nowMs: number): boolean {
+  if (ring.length === 0) return false
+  const first = ring.timestamp(0)
+  const last = ring.timestamp(ring.length - 1)
   return nowMs - last > last - first
 }
 
 /** Some broker offset in the broker ring is ≤ the last committed offset: the consumer was caught up recently. */
-export function wasRecentlyCaughtUp(entries: readonly CommitEntry[], brokerOffsets: readonly number[]): boolean {
-  if (entries.length === 0) return false
-  const lastOffset = entries[entries.length - 1].offset
+export function wasRecentlyCaughtUp(ring: CommitRing, brokerOffsets: readonly number[]): boolean {
+  if (ring.length === 0) return false
+  const lastOffset = ring.offset(ring.length - 1)
   for (let i = 0; i < brokerOffsets.length; i++) if (brokerOffsets[i] <= lastOffset) return true
   return false
 }
 
 /** An offset went below its predecessor, and no later offset came back up to that predecessor. */
-export function hasRewound(entries: readonly CommitEntry[]): boolean {
-  for (let i = 1; i < entries.length; i++) {
-    const before = entries[i - 1].offset
-    if (entries[i].offset >= before) continue
+export function hasRewound(ring: CommitRing): boolean {
+  for (let i = 1; i < ring.length; i++) {
+    const before = ring.offset(i - 1)
+    if (ring.offset(i) >= before) continue
     let recovered = false
-    for (let j = i + 1; j < entries.length; j++) {
-      if (entries[j].offset >= before) {
+    for (let j = i + 1; j < ring.length; j++) {
+      if (ring.offset(j) >= before) {
         recovered = true
         break
       }
@@ -54,25 +56,25 @@ export function hasRewound(entries: readonly CommitEntry[]): boolean {
 }
 
 /** No commit had a known lag within `allowedLag`. */
-export function lagAlwaysAboveAllowed(entries: readonly CommitEntry[], allowedLag: number): boolean {
-  for (let i = 0; i < entries.length; i++) {
-    const lag = entries[i].lag
+export function lagAlwaysAboveAllowed(ring: CommitRing, allowedLag: number): boolean {
+  for (let i = 0; i < ring.length; i++) {
+    const lag = ring.lag(i)
     if (lag !== null && lag <= allowedLag) return false
   }
   return true
 }
 
 /** Every commit has the same offset. */
-export function isStalled(entries: readonly CommitEntry[]): boolean {
-  for (let i = 1; i < entries.length; i++) if (entries[i].offset !== entries[i - 1].offset) return false
-  return entries.length > 0
+export function isStalled(ring: CommitRing): boolean {
+  for (let i = 1; i < ring.length; i++) if (ring.offset(i) !== ring.offset(i - 1)) return false
+  return ring.length > 0
 }
 
 /** The (known) lag never went down from one commit to the next. */
-export function lagNeverDecreases(entries: readonly CommitEntry[]): boolean {
+export function lagNeverDecreases(ring: CommitRing): boolean {
   let previous: number | null = null
-  for (let i = 0; i < entries.length; i++) {
-    const lag = entries[i].lag
+  for (let i = 0; i < ring.length; i++) {
+    const lag = ring.lag(i)
     if (lag === null) continue
     if (previous !== null && lag < previous) return false
     previous = lag
@@ -81,19 +83,13 @@ export function lagNeverDecreases(entries: readonly CommitEntry[]): boolean {
 }
 
 /** The status of one partition from its commit ring (oldest first), broker ring and current lag. */
-export function partitionStatus(
-  entries: readonly CommitEntry[],
-  brokerOffsets: readonly number[],
-  currentLag: number,
-  nowMs: number,
-  allowedLag: number,
-): StatusCode {
-  if (entries.length === 0 || currentLag <= allowedLag) return Status.OK
-  if (isStopped(entries, nowMs) && !wasRecentlyCaughtUp(entries, brokerOffsets)) return Status.STOP
-  if (hasRewound(entries)) return Status.REWIND
-  if (lagAlwaysAboveAllowed(entries, allowedLag)) {
-    if (isStalled(entries)) return Status.STALL
-    if (lagNeverDecreases(entries)) return Status.WARN
+export function partitionStatus(ring: CommitRing, brokerOffsets: readonly number[], currentLag: number, nowMs: number, allowedLag: number): StatusCode {
+  if (ring.length === 0 || currentLag <= allowedLag) return Status.OK
+  if (isStopped(ring, nowMs) && !wasRecentlyCaughtUp(ring, brokerOffsets)) return Status.STOP
+  if (hasRewound(ring)) return Status.REWIND
+  if (lagAlwaysAboveAllowed(ring, allowedLag)) {
+    if (isStalled(ring)) return Status.STALL
+    if (lagNeverDecreases(ring)) return Status.WARN
   }
   return Status.OK
 }

@@ -22,12 +22,12 @@
  * storage.addCluster('local')
  * storage.setBrokerOffsets('local', 'orders', [120, 80], Date.now())
  * storage.addCommit('local', { group: 'billing', topic: 'orders', partition: 0, offset: 100, timestamp: Date.now(), order: 1 }, Date.now())
- * storage.group('local', 'billing', Date.now())?.topics.get('orders')?.[0]?.entries // [{ offset: 100, lag: 20, ... }]
+ * storage.group('local', 'billing', Date.now())?.topics.get('orders')?.[0]?.ring.entries() // [{ offset: 100, lag: 20, ... }]
  * ```
  * @module
  */
+import { RingSlab, type SlabRing } from './commit-ring.ts'
 import type { AssignedTopic } from './consumer-offsets.ts'
-import type { CommitEntry } from './status.ts'
 
 /** Options of {@link MonitorStorage}. */
 export interface StorageOptions {
@@ -70,7 +70,7 @@ export type AddCommitResult =
 /** One partition of a group: its commit ring and its current owner. */
 export interface GroupPartition {
   /** Oldest first, at most `intervals` long. */
-  readonly entries: CommitEntry[]
+  readonly ring: SlabRing
   owner: string
   clientId: string
 }
@@ -112,9 +112,11 @@ export interface ClusterFilters {
 export class MonitorStorage {
   readonly options: Readonly<Required<Omit<StorageOptions, 'groupAllowlist' | 'groupDenylist'>>> & StorageOptions
   readonly #clusters = new Map<string, ClusterState>()
+  readonly #slab: RingSlab
 
   constructor(options: StorageOptions) {
     this.options = { minDistanceMs: 0, ...options }
+    this.#slab = new RingSlab(options.intervals)
   }
 
   /** Registers a cluster (idempotent); its own allow/deny lists apply on top of the storage's. */
@@ -181,7 +183,10 @@ export class MonitorStorage {
     if (!c) return
     c.topics.delete(topic)
     for (const [name, group] of c.groups) {
-      if (group.topics.delete(topic)) {
+      const partitions = group.topics.get(topic)
+      if (partitions) {
+        this.#freeAll(partitions)
+        group.topics.delete(topic)
         group.version++
         if (group.topics.size === 0) c.groups.delete(name)
       }
@@ -228,36 +233,30 @@ export class MonitorStorage {
       group.topics.set(commit.topic, partitions)
     }
     let slot = partitions[commit.partition]
-    if (!slot) partitions[commit.partition] = slot = { entries: [], owner: '', clientId: '' }
-    const entries = slot.entries
-    const intervals = this.options.intervals
-    const last = entries.length > 0 ? entries[entries.length - 1] : undefined
+    if (!slot) partitions[commit.partition] = slot = this.#newPartition()
+    const ring = slot.ring
+    const count = ring.length
     group.version++
 
-    if (last === undefined || commit.order > last.order) {
+    if (count === 0 || commit.order > ring.order(count - 1)) {
       const lag = Math.max(0, bp.latest - commit.offset)
       const minDistance = this.options.minDistanceMs
-      if (last !== undefined && minDistance > 0 && commit.timestamp - last.timestamp < minDistance) {
-        last.offset = commit.offset
-        last.order = commit.order
-        last.observedAt = now
-        last.lag = lag
+      if (count > 0 && minDistance > 0 && commit.timestamp - ring.timestamp(count - 1) < minDistance) {
+        ring.overwriteLast(commit.offset, commit.order, now, lag)
         if (commit.timestamp > group.lastCommit) group.lastCommit = commit.timestamp
         return 'overwritten'
       }
-      entries.push({ offset: commit.offset, order: commit.order, timestamp: commit.timestamp, observedAt: now, lag })
-      if (entries.length > intervals) entries.shift()
+      ring.push(commit.offset, commit.order, commit.timestamp, now, lag)
       if (commit.timestamp > group.lastCommit) group.lastCommit = commit.timestamp
       return 'appended'
     }
 
-    if (entries.length >= intervals && commit.order < entries[0].order) return 'too-old'
-    let at = entries.length - 1
-    while (at > 0 && entries[at - 1].order >= commit.order) at--
-    if (entries[at].order === commit.order) return 'duplicate'
+    if (count >= this.options.intervals && commit.order < ring.order(0)) return 'too-old'
+    let at = count - 1
+    while (at > 0 && ring.order(at - 1) >= commit.order) at--
+    if (ring.order(at) === commit.order) return 'duplicate'
     const lag = Math.max(0, hwmAt(bp, commit.timestamp) - commit.offset)
-    entries.splice(at, 0, { offset: commit.offset, order: commit.order, timestamp: commit.timestamp, observedAt: now, lag })
-    if (entries.length > intervals) entries.shift()
+    ring.insert(at, commit.offset, commit.order, commit.timestamp, now, lag)
     return 'inserted'
   }
 
@@ -266,10 +265,15 @@ export class MonitorStorage {
     const c = this.#clusters.get(cluster)
     const g = c?.groups.get(group)
     const partitions = g?.topics.get(topic)
-    if (!c || !g || !partitions?.[partition]) return false
+    const slot = partitions?.[partition]
+    if (!c || !g || !partitions || !slot) return false
+    this.#slab.free(slot.ring)
     partitions[partition] = undefined
     g.version++
-    if (partitions.every((p) => p === undefined || p.entries.length === 0)) g.topics.delete(topic)
+    if (partitions.every((p) => p === undefined || p.ring.length === 0)) {
+      this.#freeAll(partitions)
+      g.topics.delete(topic)
+    }
     if (g.topics.size === 0) c.groups.delete(group)
     return true
   }
@@ -302,7 +306,7 @@ export class MonitorStorage {
         for (const p of assigned.partitions) {
           if (p < 0) continue
           let slot = partitions[p]
-          if (!slot) partitions[p] = slot = { entries: [], owner: '', clientId: '' }
+          if (!slot) partitions[p] = slot = this.#newPartition()
           slot.owner = member.clientHost
           slot.clientId = member.clientId
         }
@@ -312,14 +316,21 @@ export class MonitorStorage {
 
   /** Deletes a group. Returns false when it was not there. */
   deleteGroup(cluster: string, group: string): boolean {
-    return this.#clusters.get(cluster)?.groups.delete(group) ?? false
+    const c = this.#clusters.get(cluster)
+    const g = c?.groups.get(group)
+    if (!c || !g) return false
+    this.#dropGroup(c, g)
+    return true
   }
 
   /** Deletes one topic of a group. Returns false when it was not there. */
   deleteGroupTopic(cluster: string, group: string, topic: string): boolean {
     const c = this.#clusters.get(cluster)
     const g = c?.groups.get(group)
-    if (!c || !g || !g.topics.delete(topic)) return false
+    const partitions = g?.topics.get(topic)
+    if (!c || !g || !partitions) return false
+    this.#freeAll(partitions)
+    g.topics.delete(topic)
     g.version++
     if (g.topics.size === 0) c.groups.delete(group)
     return true
@@ -352,21 +363,32 @@ export class MonitorStorage {
     const out: string[] = []
     for (const [name, g] of c.groups) {
       if (this.#purgeIfExpired(c, g, now) || g.lastCommit === 0) continue
-      if (g.topics.get(topic)?.some((p) => p !== undefined && p.entries.length > 0)) out.push(name)
+      if (g.topics.get(topic)?.some((p) => p !== undefined && p.ring.length > 0)) out.push(name)
     }
     return out.sort()
   }
 
-  /** How many partitions' commit rings are held (for the benchmark and metrics). */
+  /** How many partition rings are held (for the benchmark, tests and metrics). */
   partitionCount(): number {
-    let n = 0
-    for (const c of this.#clusters.values()) for (const g of c.groups.values()) for (const ps of g.topics.values()) for (const p of ps) if (p) n++
-    return n
+    return this.#slab.size
+  }
+
+  #newPartition(): GroupPartition {
+    return { ring: this.#slab.alloc(), owner: '', clientId: '' }
+  }
+
+  #freeAll(partitions: (GroupPartition | undefined)[]): void {
+    for (const p of partitions) if (p) this.#slab.free(p.ring)
+  }
+
+  #dropGroup(c: ClusterState, g: GroupState): void {
+    for (const partitions of g.topics.values()) this.#freeAll(partitions)
+    c.groups.delete(g.name)
   }
 
   #purgeIfExpired(c: ClusterState, g: GroupState, now: number): boolean {
     if (g.lastCommit > 0 && g.lastCommit < now - this.options.expireGroupMs) {
-      c.groups.delete(g.name)
+      this.#dropGroup(c, g)
       return true
     }
     return false

@@ -13,21 +13,23 @@ import {
   statusName,
   parseStatus,
   wasRecentlyCaughtUp,
-  type CommitEntry,
+  ringOf,
+  type CommitRing,
 } from '../../src/monitor/index.ts'
 
 /** Commits as [offset, timestamp (s), lag | null]. */
-const ring = (...rows: [number, number, number | null][]): CommitEntry[] =>
-  rows.map(([offset, ts, lag], i) => ({ offset, order: i, timestamp: ts * 1000, observedAt: ts * 1000, lag }))
+const ring = (...rows: [number, number, number | null][]): CommitRing =>
+  ringOf(rows.map(([offset, ts, lag], i) => ({ offset, order: i, timestamp: ts * 1000, observedAt: ts * 1000, lag })))
+const EMPTY = ringOf([])
 
 describe('evaluation rules', () => {
   it('isStopped: the time since the last commit exceeds the span of the ring', () => {
-    const cases: [string, CommitEntry[], number, boolean][] = [
+    const cases: [string, CommitRing, number, boolean][] = [
       ['recent commit', ring([10, 0, 1], [20, 10, 1]), 15, false],
       ['exactly the span', ring([10, 0, 1], [20, 10, 1]), 20, false],
       ['longer than the span', ring([10, 0, 1], [20, 10, 1]), 21, true],
       ['single commit, any time later', ring([10, 100, 1]), 100.001, true],
-      ['empty ring', [], 1000, false],
+      ['empty ring', EMPTY, 1000, false],
     ]
     for (const [name, entries, nowSec, expected] of cases) assert.equal(isStopped(entries, nowSec * 1000), expected, name)
   })
@@ -35,7 +37,7 @@ describe('evaluation rules', () => {
   it('wasRecentlyCaughtUp: some broker offset in the ring is ≤ the last committed offset', () => {
     assert.equal(wasRecentlyCaughtUp(ring([10, 0, 0], [20, 1, 5]), [15, 20, 25]), true)
     assert.equal(wasRecentlyCaughtUp(ring([10, 0, 0], [20, 1, 5]), [21, 25]), false)
-    assert.equal(wasRecentlyCaughtUp([], [0]), false)
+    assert.equal(wasRecentlyCaughtUp(EMPTY, [0]), false)
   })
 
   it('hasRewound: an offset below its predecessor that never recovers to it', () => {
@@ -60,16 +62,16 @@ describe('evaluation rules', () => {
   it('isStalled and lagNeverDecreases', () => {
     assert.equal(isStalled(ring([5, 0, 1], [5, 1, 2], [5, 2, 3])), true)
     assert.equal(isStalled(ring([5, 0, 1], [6, 1, 2])), false)
-    assert.equal(isStalled([]), false)
+    assert.equal(isStalled(EMPTY), false)
     assert.equal(lagNeverDecreases(ring([1, 0, 5], [2, 1, 5], [3, 2, 9])), true)
     assert.equal(lagNeverDecreases(ring([1, 0, 5], [2, 1, 4], [3, 2, 9])), false)
     assert.equal(lagNeverDecreases(ring([1, 0, 5], [2, 1, null], [3, 2, 6])), true, 'null lags are skipped')
   })
 
   it('partitionStatus follows Burrow’s order: STOP, REWIND, then STALL / WARN when never caught up', () => {
-    type Case = [name: string, entries: CommitEntry[], broker: number[], currentLag: number, nowSec: number, allowedLag: number, expected: keyof typeof Status]
+    type Case = [name: string, entries: CommitRing, broker: number[], currentLag: number, nowSec: number, allowedLag: number, expected: keyof typeof Status]
     const cases: Case[] = [
-      ['no commits', [], [100], 100, 10, 0, 'OK'],
+      ['no commits', EMPTY, [100], 100, 10, 0, 'OK'],
       ['caught up (lag 0)', ring([10, 0, 5], [20, 1, 0]), [20], 0, 2, 0, 'OK'],
       ['lag within allowed-lag', ring([10, 0, 50], [20, 1, 60]), [80], 60, 2, 100, 'OK'],
       ['keeping up, lag goes down', ring([10, 0, 50], [40, 1, 30], [70, 2, 10]), [80], 10, 2.5, 0, 'OK'],

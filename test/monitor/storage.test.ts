@@ -15,7 +15,7 @@ function storage(options: Partial<StorageOptions> = {}): MonitorStorage {
 const commit = (offset: number, order: number, timestamp = T0 + order * 1000, partition = 0, group = 'g', topic = 't') => ({ group, topic, partition, offset, order, timestamp })
 
 const offsetsOf = (s: MonitorStorage, group = 'g', partition = 0, now = T0) =>
-  s.group('c', group, now)?.topics.get('t')?.[partition]?.entries.map((e) => [e.offset, e.order, e.lag])
+  s.group('c', group, now)?.topics.get('t')?.[partition]?.ring.entries().map((e) => [e.offset, e.order, e.lag])
 
 describe('MonitorStorage', () => {
   it('appends commits in order, computes lag from the latest high watermark, and keeps the last `intervals`', () => {
@@ -72,7 +72,7 @@ describe('MonitorStorage', () => {
     assert.equal(s.addCommit('c', commit(10, 1, T0), T0), 'appended')
     assert.equal(s.addCommit('c', commit(20, 2, T0 + 1000), T0 + 1000), 'overwritten')
     assert.equal(s.addCommit('c', commit(30, 3, T0 + 6000), T0 + 6000), 'appended')
-    const entries = s.group('c', 'g', T0 + 6000)?.topics.get('t')?.[0]?.entries
+    const entries = s.group('c', 'g', T0 + 6000)?.topics.get('t')?.[0]?.ring.entries()
     assert.deepEqual(entries?.map((e) => [e.offset, e.timestamp, e.observedAt]), [
       [20, T0, T0 + 1000],
       [30, T0 + 6000, T0 + 6000],
@@ -109,7 +109,9 @@ describe('MonitorStorage', () => {
     assert.deepEqual(s.topicConsumers('c', 'u', T0), [])
     assert.equal(s.deleteGroup('c', 'h'), true)
     assert.equal(s.deleteGroup('c', 'h'), false)
+    assert.equal(s.partitionCount(), 1, 'only g on t/0 is left: the rings of u and of h were freed')
     s.deleteTopic('c', 't')
+    assert.equal(s.partitionCount(), 0, 'every ring went back to the slab')
     assert.deepEqual(s.topics('c'), ['u'])
     assert.deepEqual(s.groups('c', T0), [], 'g had only t left')
     assert.equal(s.topicConsumers('c', 't', T0), undefined)
