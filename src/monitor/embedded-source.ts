@@ -16,6 +16,7 @@
  * @module
  */
 import { sleep } from '../core/backoff.ts'
+import { isTributaryError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { EmbeddedLog } from '../log/index.ts'
 import type { ClusterConfig } from './config.ts'
@@ -113,6 +114,11 @@ export class EmbeddedOffsetSource implements OffsetSource {
         read = this.readCommits()
       } catch (err) {
         if (signal.aborted) break
+        if (isTributaryError(err, 'TRIB_CLOSED')) {
+          this.#warn('the embedded log was closed; this cluster is no longer read', err)
+          this.#controller.abort()
+          break
+        }
         this.#warn('reading the commit history failed', err)
       }
       if (read === BATCH) await new Promise<void>((resolve) => setImmediate(resolve))
