@@ -71,6 +71,17 @@ export function buildApi(view: MonitorView): FastifyInstance {
 
   const ok = (req: FastifyRequest, res: FastifyReply, message: string, body: { [k: string]: unknown }): FastifyReply => reply(req, res, 200, message, body)
 
+  // Burrow ignores request bodies; clients that send `content-type: application/json` with an empty
+  // DELETE must not get fastify's 400.
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    if (body === '') return done(null, undefined)
+    try {
+      done(null, JSON.parse(body as string))
+    } catch (err) {
+      done(Object.assign(err as Error, { statusCode: 400 }), undefined)
+    }
+  })
   app.setNotFoundHandler((req, res) => reply(req, res, 404, 'no such path'))
   app.setErrorHandler((err: Error & { statusCode?: number }, req, res) => reply(req, res, err.statusCode && err.statusCode < 500 ? err.statusCode : 500, err.message))
 

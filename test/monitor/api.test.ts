@@ -109,6 +109,8 @@ describe('HTTP API v3', () => {
     try {
       assert.equal((await api(m, '/v3/kafka/local/consumer/billing/topic/orders', 'DELETE')).code, 200)
       assert.equal((await api(m, '/v3/kafka/local/consumer/billing', 'GET')).code, 404, 'orders was its only topic')
+      const withHeader = await m.api().inject({ method: 'DELETE', url: '/v3/kafka/local/consumer/nope', headers: { 'content-type': 'application/json' } })
+      assert.equal(withHeader.statusCode, 404, 'an empty JSON body is accepted, as Burrow does')
       const removed = await api(m, '/v3/kafka/local/consumer/audit', 'DELETE')
       assert.deepEqual([removed.code, removed.body.error, removed.body.message], [200, false, 'consumer group removed'])
       assert.equal((await api(m, '/v3/kafka/local/consumer/audit/lag')).code, 404)
