@@ -20,7 +20,7 @@ export function program(): Command {
   root.addCommand(logCommand())
   root
     .command('demo')
-    .description('run the demo job: a producer and a two-member consumer group on the embedded log')
+    .description('run the demo job on the embedded log: click events counted per user by two processor instances, served by a view over HTTP')
     .addOption(logOption())
     .option('-n, --records <n>', 'click events to produce', positiveInt, 10_000)
     .action(async (opts: { log: string; records: number }) => {
