@@ -124,29 +124,57 @@ export async function runMonitor(options: RunMonitorOptions, signal: AbortSignal
 
 const DEMO_TOPIC = 'demo-monitor-orders'
 
-/** A producer and two groups: one keeps up, one reads a little less than is produced. */
+/**
+ * A producer (10 records per partition per second) and two groups: `demo-keeps-up` reads and commits
+ * everything every second; `demo-falls-behind` moves its committed offsets 5 records per partition
+ * every 2 seconds, so its lag grows at every commit (WARN).
+ */
 async function runDemoWorkload(log: Log, signal: AbortSignal): Promise<void> {
+  const partitions = 3
   try {
-    if (!(await log.admin.listTopics()).includes(DEMO_TOPIC)) await log.admin.createTopic({ name: DEMO_TOPIC, partitions: 3 })
+    if (!(await log.admin.listTopics()).includes(DEMO_TOPIC)) await log.admin.createTopic({ name: DEMO_TOPIC, partitions })
   } catch (err) {
     if (!isTributaryError(err, 'TRIB_LOG_TOPIC_EXISTS')) throw err
   }
   const producer = log.producer()
   const fast = log.consumer({ groupId: 'demo-keeps-up', topics: [DEMO_TOPIC] })
-  const slow = log.consumer({ groupId: 'demo-falls-behind', topics: [DEMO_TOPIC], maxPollRecords: 20 })
-  let n = 0
+  const slow = log.consumer({ groupId: 'demo-falls-behind', topics: [DEMO_TOPIC], maxPollRecords: 1 })
+  const slowOffsets = new Map<number, number>()
+  let tick = 0
   try {
     while (!signal.aborted) {
-      await producer.send(Array.from({ length: 30 }, () => ({ topic: DEMO_TOPIC, key: `user-${n++ % 97}`, value: JSON.stringify({ n }) })))
-      await fast.poll({ timeoutMs: 50 })
-      await fast.commit()
-      await slow.poll({ timeoutMs: 50 })
-      await slow.commit()
+      try {
+        await demoTick()
+      } catch (err) {
+        console.error(`demo workload: ${(err as Error).message} (retrying)`)
+      }
+      tick++
       await sleep(1_000, signal).catch(() => {})
     }
   } finally {
     await fast.close()
     await slow.close()
     await producer.close()
+  }
+
+  async function demoTick(): Promise<void> {
+    const records = []
+    for (let partition = 0; partition < partitions; partition++) {
+      for (let i = 0; i < 10; i++) records.push({ topic: DEMO_TOPIC, partition, value: JSON.stringify({ tick, i }) })
+    }
+    await producer.send(records)
+    await fast.poll({ timeoutMs: 50 })
+    await fast.commit()
+    await slow.poll({ timeoutMs: 50 }) // stays a member; its commits are explicit
+    if (tick % 2 === 0) {
+      const owned = slow.assignment()
+      const ends = await log.offsets.endOffsets(DEMO_TOPIC)
+      const offsets = owned.map(({ topic, partition }) => {
+        const next = Math.min(ends[partition], (slowOffsets.get(partition) ?? Math.max(0, ends[partition] - 20)) + 5)
+        slowOffsets.set(partition, next)
+        return { topic, partition, offset: next }
+      })
+      if (offsets.length > 0) await slow.commit(offsets)
+    }
   }
 }

@@ -111,7 +111,7 @@ export interface IgnoredMessage {
 export type OffsetsMessage = OffsetCommitMessage | OffsetDeleteMessage | GroupMetadataMessage | GroupDeleteMessage | IgnoredMessage
 
 function malformed(message: string, cause?: unknown): TributaryError {
-  return new TributaryError('TRIB_CODEC', `malformed __consumer_offsets record: ${message}`, { cause })
+  return new TributaryError('TRIB_CODEC', `malformed __consumer_offsets record: ${message}`, { cause, details: { record: '__consumer_offsets' } })
 }
 
 /**
@@ -139,7 +139,7 @@ export function decodeOffsetsRecord(key: Buffer | null, value: Buffer | null): O
     if (keyVersion < 0) throw malformed(`negative key version ${keyVersion}`)
     return { kind: 'ignored', keyVersion }
   } catch (err) {
-    if (err instanceof TributaryError && err.message.startsWith('malformed')) throw err
+    if (err instanceof TributaryError && err.details.record === '__consumer_offsets') throw err
     throw malformed((err as Error).message, err)
   }
 }

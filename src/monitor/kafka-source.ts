@@ -52,6 +52,7 @@ export class KafkaOffsetSource implements OffsetSource {
   readonly #positions = new Map<number, number>()
   #loops: Promise<void>[] = []
   #readyToRead: Promise<void> | undefined
+  #waitingForTopic = false
 
   constructor(config: ClusterConfig, deps: KafkaSourceDeps) {
     this.config = config
@@ -182,9 +183,14 @@ export class KafkaOffsetSource implements OffsetSource {
       try {
         const topic = this.#metadata?.topics.get(this.config.offsetsTopic)
         if (!topic) {
+          // A fresh cluster creates __consumer_offsets with its first group: wait for it quietly.
           this.#needMetadata = true
-          throw new Error(`topic ${this.config.offsetsTopic} not found in the cluster metadata (yet)`)
+          if (!this.#waitingForTopic) this.#deps.logger.info({ cluster: this.config.name }, `waiting for topic ${this.config.offsetsTopic} to exist`)
+          this.#waitingForTopic = true
+          await sleep(this.config.offsetRefreshMs, signal).catch(() => {})
+          continue
         }
+        this.#waitingForTopic = false
         await this.#initPositions(topic)
         await this.#fetchRound(topic)
         backoff.reset()

@@ -85,7 +85,7 @@ export class Monitor implements MonitorView {
     this.storage = new MonitorStorage({ intervals: s.intervals, expireGroupMs: s.expireGroupMs, minDistanceMs: s.minDistanceMs, groupAllowlist: s.groupAllowlist, groupDenylist: s.groupDenylist })
     this.evaluator = new Evaluator(this.storage, config.evaluator)
     this.metrics = new MonitorMetrics(() => ({ groups: this.evaluator.evaluateAll(), topics: this.#topicSamples() }))
-    this.notifiers = config.notifiers.map((n) => createNotifier(n, { logger: this.logger.child({ notifier: n.name }), metrics: this.metrics }))
+    this.notifiers = config.notifiers.map((n) => createNotifier(n, { logger: this.logger, metrics: this.metrics }))
     this.coordinator = new NotifyCoordinator({ evaluator: this.evaluator, notifiers: this.notifiers, logger: this.logger })
     for (const c of config.clusters) this.storage.addCluster(c.name, { groupAllowlist: c.groupAllowlist, groupDenylist: c.groupDenylist })
   }
