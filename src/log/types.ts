@@ -173,6 +173,69 @@ export interface GroupConsumer extends AsyncIterable<Record[]> {
   close(): Promise<void>
 }
 
+/** Where a {@link LogReader} starts reading. */
+export type ReaderStart = 'earliest' | 'latest' | ReadonlyMap<number, number>
+
+/** Options of a group-less reader ({@link Log.reader}). */
+export interface ReaderOptions {
+  /** The topic to read. It must exist. */
+  topic: string
+  /** The partitions to read. Default: all partitions of the topic. */
+  partitions?: number[]
+  /**
+   * Where to start: the first retained offset (`earliest`, the default), the end (`latest`: only
+   * records appended after the first `poll`), or per partition the offset of the first record to
+   * return (partitions missing from the map start at the earliest offset). An offset outside the
+   * retained range — below the log start, above the end — starts at the earliest retained offset,
+   * as does a position that retention later overtakes.
+   */
+  from?: ReaderStart
+  /** The most records one `poll` returns. Default 10,000. */
+  maxPollRecords?: number
+  /** A name for logs and Kafka's `client.id`. */
+  clientId?: string
+}
+
+/**
+ * Reads partitions of one topic without a consumer group (Kafka's manual `assign()` + `seek()`):
+ * no join, no rebalances, no commits, and it never appears in `listGroups` or lag reports. Use it to
+ * replay a table or changelog into local state, or to follow a topic from offsets you keep yourself.
+ *
+ * The reader resolves its partitions and start offsets in its first `poll`; that poll rejects with
+ * `TRIB_LOG_UNKNOWN_TOPIC` for a missing topic and `TRIB_LOG_PARTITION_OUT_OF_RANGE` for a
+ * partition the topic does not have. Until then `assignment()` is empty. Iterating it polls until
+ * it is closed.
+ *
+ * @example
+ * ```ts
+ * const reader = log.reader({ topic: 'clicks-table', from: new Map([[0, store.offset() ?? 0]]), partitions: [0] })
+ * try {
+ *   for await (const batch of reader) {
+ *     for (const record of batch) store.apply(record)
+ *     if (reader.position({ topic: 'clicks-table', partition: 0 })! >= end) break
+ *   }
+ * } finally {
+ *   await reader.close()
+ * }
+ * ```
+ */
+export interface LogReader extends AsyncIterable<Record[]> {
+  readonly topic: string
+  /** Returns the next records of the partitions, in offset order per partition. */
+  poll(options?: PollOptions): Promise<Record[]>
+  /**
+   * Moves the position of a partition of this reader; the next poll reads from `offset`.
+   * Throws `TRIB_LOG_NOT_ASSIGNED` for a partition the reader does not read (or before the first poll).
+   */
+  seek(partition: TopicPartition, offset: number): void
+  /** The offset of the next record `poll` will return for the partition; undefined while not known yet. */
+  position(partition: TopicPartition): number | undefined
+  /** The partitions this reader reads (empty before its first poll). */
+  assignment(): TopicPartition[]
+  /** Releases resources. Nothing is committed. */
+  close(): Promise<void>
+}
+
 /** Lag of one partition for one group. */
 export interface PartitionLag extends TopicPartition {
   /** The committed offset, or -1 when the group committed nothing for the partition. */
@@ -200,7 +263,7 @@ export interface LogOffsets {
 /** The backends. */
 export type LogBackend = 'memory' | 'file' | 'kafka'
 
-/** A partitioned record log with topic admin, producers, group consumers and offsets. */
+/** A partitioned record log with topic admin, producers, group consumers, group-less readers and offsets. */
 export interface Log {
   readonly backend: LogBackend
   readonly admin: LogAdmin
@@ -209,6 +272,11 @@ export interface Log {
   producer(options?: ProducerOptions): LogProducer
   /** A new member of a consumer group. It joins on its first `poll`. */
   consumer(options: ConsumerOptions): GroupConsumer
+  /**
+   * A reader of a topic's partitions without a consumer group: it commits nothing and is never
+   * listed as a group. See {@link LogReader}.
+   */
+  reader(options: ReaderOptions): LogReader
   /** Closes producers and consumers made by this log and releases files or connections. */
   close(): Promise<void>
 }

@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 import { isTributaryError, type ErrorCode } from '../../src/core/index.ts'
 import type { Record } from '../../src/core/record.ts'
-import { fnv1aPartition, murmur2Partition, type GroupConsumer, type Log } from '../../src/log/index.ts'
+import { fnv1aPartition, murmur2Partition, type Log, type PollOptions } from '../../src/log/index.ts'
 
 /** How the suite opens a backend. */
 export interface ConformanceOptions {
@@ -25,7 +25,7 @@ const uid = (): string => randomUUID().slice(0, 8)
 
 /** Polls until `done(all records so far)` holds; fails after `timeoutMs`. */
 export async function pollUntil(
-  consumer: GroupConsumer,
+  consumer: { poll(options?: PollOptions): Promise<Record[]> },
   done: (records: Record[]) => boolean,
   timeoutMs = 30_000,
   label = 'records',
@@ -299,6 +299,129 @@ export function runConformance(name: string, open: () => Promise<Log>, options: 
         }
         assert.ok(Date.now() < deadline, `not compacted in time: a=${ofA.map((r) => r.value?.toString())} b=${ofB.length}`)
       }
+    })
+
+    describe('group-less reader', () => {
+      /** A topic of `partitions` partitions with `perPartition` records `p<partition>-<i>` in each. */
+      async function filled(prefix: string, partitions: number, perPartition: number): Promise<string> {
+        const topic = `${prefix}-${uid()}`
+        await log.admin.createTopic({ name: topic, partitions })
+        const records = []
+        for (let i = 0; i < perPartition; i++) for (let p = 0; p < partitions; p++) records.push({ topic, partition: p, key: `k${i}`, value: `p${p}-${i}` })
+        await log.producer().send(records)
+        return topic
+      }
+
+      const byPartition = (records: Record[], p: number): string[] => records.filter((r) => r.partition === p).map((r) => `${r.offset}:${r.value?.toString()}`)
+      const expected = (p: number, from: number, to: number): string[] => Array.from({ length: to - from }, (_, i) => `${from + i}:p${p}-${from + i}`)
+
+      it('reads every partition from the earliest offset, in order per partition', async () => {
+        const topic = await filled('reader-all', 3, 40)
+        const reader = log.reader({ topic, maxPollRecords: 7 })
+        try {
+          const records = await pollUntil(reader, (r) => r.length >= 120, 30_000, '120 records')
+          assert.equal(records.length, 120, 'nothing twice')
+          for (let p = 0; p < 3; p++) assert.deepEqual(byPartition(records, p), expected(p, 0, 40), `partition ${p}`)
+          assert.deepEqual(reader.assignment().map((tp) => [tp.topic, tp.partition]), [0, 1, 2].map((p) => [topic, p]))
+          for (let p = 0; p < 3; p++) assert.equal(reader.position({ topic, partition: p }), 40)
+          await log.producer().send({ topic, partition: 1, value: 'p1-40' })
+          const more = await pollUntil(reader, (r) => r.length >= 1)
+          assert.deepEqual(byPartition(more, 1), ['40:p1-40'], 'it follows new records')
+        } finally {
+          await reader.close()
+        }
+      })
+
+      it('starts at the end with from latest, and at given offsets with a map', async () => {
+        const topic = await filled('reader-from', 3, 10)
+        const latest = log.reader({ topic, from: 'latest' })
+        assert.deepEqual(await latest.poll({ timeoutMs: 300 }), [])
+        await log.producer().send([0, 1, 2].map((p) => ({ topic, partition: p, value: `p${p}-10` })))
+        const fresh = await pollUntil(latest, (r) => r.length >= 3)
+        for (let p = 0; p < 3; p++) assert.deepEqual(byPartition(fresh, p), expected(p, 10, 11), `latest, partition ${p}`)
+        await latest.close()
+
+        // Partition 1 is not in the map: it starts at the earliest offset. Offset 1,000 is past the end: earliest too.
+        const mapped = log.reader({ topic, from: new Map([[0, 7], [2, 1_000]]) })
+        const records = await pollUntil(mapped, (r) => r.length >= 4 + 11 + 11)
+        assert.deepEqual(byPartition(records, 0), expected(0, 7, 11))
+        assert.deepEqual(byPartition(records, 1), expected(1, 0, 11))
+        assert.deepEqual(byPartition(records, 2), expected(2, 0, 11))
+        await mapped.close()
+
+        const some = log.reader({ topic, partitions: [2, 0], from: new Map([[2, 9]]) })
+        const ofSome = await pollUntil(some, (r) => r.length >= 2 + 11)
+        assert.deepEqual(some.assignment().map((tp) => tp.partition), [0, 2])
+        assert.deepEqual(byPartition(ofSome, 2), expected(2, 9, 11))
+        assert.deepEqual(byPartition(ofSome, 0), expected(0, 0, 11))
+        assert.deepEqual(byPartition(ofSome, 1), [], 'partitions not asked for are not read')
+        await some.close()
+      })
+
+      it('seeks', async () => {
+        const topic = await filled('reader-seek', 2, 10)
+        const reader = log.reader({ topic })
+        try {
+          await pollUntil(reader, (r) => r.length >= 20)
+          reader.seek({ topic, partition: 1 }, 4)
+          assert.equal(reader.position({ topic, partition: 1 }), 4)
+          const again = await pollUntil(reader, (r) => r.length >= 6)
+          assert.deepEqual(byPartition(again, 1), expected(1, 4, 10))
+          assert.deepEqual(byPartition(again, 0), [])
+          reader.seek({ topic, partition: 0 }, 8)
+          reader.seek({ topic, partition: 0 }, 2)
+          const fromTwo = await pollUntil(reader, (r) => r.length >= 8)
+          assert.deepEqual(byPartition(fromTwo, 0), expected(0, 2, 10), 'the last seek wins')
+        } finally {
+          await reader.close()
+        }
+      })
+
+      it('joins no group and commits nothing', async () => {
+        const topic = await filled('reader-nogroup', 2, 5)
+        const clientId = `reader-client-${uid()}`
+        const before = new Set(await log.offsets.listGroups())
+        const reader = log.reader({ topic, clientId })
+        await pollUntil(reader, (r) => r.length >= 10)
+        const during = await log.offsets.listGroups()
+        await reader.close()
+        const after = await log.offsets.listGroups()
+        for (const groups of [during, after]) {
+          // Other test files may use the same Kafka broker at the same time: only groups of this reader count there.
+          const fresh = groups.filter((g) => !before.has(g))
+          const ours = log.backend === 'kafka' ? fresh.filter((g) => g.includes(topic) || g.includes(clientId) || g.includes('reader')) : fresh
+          assert.deepEqual(ours, [], 'no group is listed for the reader')
+        }
+        const members = log.consumer({ groupId: `after-reader-${uid()}`, topics: [topic] })
+        const all = await pollUntil(members, (r) => r.length >= 10)
+        assert.equal(all.length, 10, 'a group reading afterwards still starts at the beginning')
+        await members.close()
+      })
+
+      it('rejects bad input', async () => {
+        const topic = await filled('reader-bad', 2, 1)
+        const missing = `missing-${uid()}`
+        const unknown = log.reader({ topic: missing })
+        await rejectsWith(unknown.poll({ timeoutMs: 2_000 }), 'TRIB_LOG_UNKNOWN_TOPIC', [missing])
+        await unknown.close()
+        for (const options of [{ partitions: [2] }, { partitions: [0, -1] }, { from: new Map([[5, 0]]) }]) {
+          const reader = log.reader({ topic, ...options })
+          await rejectsWith(reader.poll({ timeoutMs: 2_000 }), 'TRIB_LOG_PARTITION_OUT_OF_RANGE', [topic])
+          assert.deepEqual(reader.assignment(), [])
+          await reader.close()
+        }
+        await rejectsWith(() => log.reader({ topic, from: new Map([[0, -1]]) }), 'TRIB_INVALID_ARGUMENT', ['offset'])
+        await rejectsWith(() => log.reader({ topic, from: 'middle' as 'latest' }), 'TRIB_INVALID_ARGUMENT', ['from'])
+        await rejectsWith(() => log.reader({ topic, maxPollRecords: 0 }), 'TRIB_INVALID_ARGUMENT', ['maxPollRecords'])
+        await rejectsWith(() => log.reader({ topic: '' }), 'TRIB_INVALID_ARGUMENT', ['topic'])
+        const reader = log.reader({ topic, partitions: [1] })
+        await rejectsWith(() => reader.seek({ topic, partition: 1 }, 0), 'TRIB_LOG_NOT_ASSIGNED', [topic]) // before the first poll
+        await pollUntil(reader, (r) => r.length >= 1)
+        await rejectsWith(() => reader.seek({ topic, partition: 0 }, 0), 'TRIB_LOG_NOT_ASSIGNED', [`${topic}/0`])
+        await rejectsWith(() => reader.seek({ topic, partition: 1 }, -3), 'TRIB_INVALID_ARGUMENT', ['offset'])
+        await reader.close()
+        await rejectsWith(reader.poll(), 'TRIB_CLOSED', [topic])
+      })
     })
 
     describe('bad input', () => {

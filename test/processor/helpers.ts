@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
 import { Writable } from 'node:stream'
 import { createLogger, isTributaryError, type ErrorCode, type Logger } from '../../src/core/index.ts'
-import type { GroupConsumer, Log, LogProducer } from '../../src/log/index.ts'
+import type { GroupConsumer, Log, LogProducer, LogReader, PollOptions } from '../../src/log/index.ts'
 
 export const uid = (): string => randomUUID().slice(0, 8)
 
@@ -72,17 +72,17 @@ export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode, ..
   })
 }
 
-/** Wraps a log so that the next `n` producer sends, or consumer polls, reject with `error`. */
+/** Wraps a log so that the next `n` producer sends, or consumer or reader polls, reject with `error`. */
 export function faultyLog(log: Log): { log: Log; failSends(n: number, error: () => Error): void; failPolls(n: number, error: () => Error): void } {
   let failures = 0
   let make: () => Error = () => new Error('injected')
   let pollFailures = 0
   let makePollError: () => Error = () => new Error('injected')
-  const wrapConsumer = (consumer: GroupConsumer): GroupConsumer =>
+  const wrapConsumer = <C extends GroupConsumer | LogReader>(consumer: C): C =>
     new Proxy(consumer, {
       get(target, prop, receiver) {
         if (prop === 'poll') {
-          return (options?: Parameters<GroupConsumer['poll']>[0]) => {
+          return (options?: PollOptions) => {
             if (pollFailures > 0) {
               pollFailures--
               return Promise.reject(makePollError())
@@ -111,6 +111,7 @@ export function faultyLog(log: Log): { log: Log; failSends(n: number, error: () 
     offsets: log.offsets,
     producer: (options) => wrap(log.producer(options)),
     consumer: (options) => wrapConsumer(log.consumer(options)),
+    reader: (options) => wrapConsumer(log.reader(options)),
     close: () => log.close(),
   }
   return {

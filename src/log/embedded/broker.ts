@@ -16,6 +16,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { TributaryError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
+import { partitionKey, type Record, type TopicPartition } from '../../core/record.ts'
 import type { TopicSpec } from '../types.ts'
 import { lockDir, type DirLock } from './dir-lock.ts'
 import { FileSegmentStore } from './file-segment.ts'
@@ -162,6 +163,58 @@ export class EmbeddedBroker {
     const waiters = [...this.appended]
     this.appended.clear()
     for (const w of waiters) w()
+  }
+
+  /**
+   * Waits for the next append, until `deadline`, or until `signal` aborts. `onWaiting` receives the
+   * function that ends the wait early (a consumer or reader being closed calls it).
+   */
+  waitForAppend(deadline: number, signal: AbortSignal | undefined, onWaiting: (wake: (() => void) | undefined) => void): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        signal?.removeEventListener('abort', done)
+        this.appended.delete(done)
+        onWaiting(undefined)
+        resolve()
+      }
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()))
+      signal?.addEventListener('abort', done, { once: true })
+      this.appended.add(done)
+      onWaiting(done)
+    })
+  }
+
+  /**
+   * One read round over `partitions` (a group consumer's or a reader's): up to `max` records,
+   * starting at partition `start` and going round, in offset order per partition, from and
+   * advancing `positions` (keyed by `partitionKey`). A position outside a partition's retained
+   * range is first moved to `reset(partition)`. Paused partitions and deleted topics are skipped.
+   */
+  readRound(
+    partitions: readonly TopicPartition[],
+    positions: Map<string, number>,
+    start: number,
+    max: number,
+    reset: (partition: PartitionLog) => number,
+    paused?: ReadonlySet<string>,
+  ): Record[] {
+    const out: Record[] = []
+    const n = partitions.length
+    for (let k = 0; k < n && out.length < max; k++) {
+      const tp = partitions[(start + k) % n]
+      const key = partitionKey(tp.topic, tp.partition)
+      if (paused?.has(key)) continue
+      const partition = this.partitionIfExists(tp.topic, tp.partition)
+      if (!partition) continue
+      let position = positions.get(key) as number
+      if (position < partition.startOffset || position > partition.endOffset) position = reset(partition)
+      const before = out.length
+      partition.read(position, max - out.length, out)
+      if (out.length > before) position = out[out.length - 1].offset + 1
+      positions.set(key, position)
+    }
+    return out
   }
 
   /** Forces every partition's data to stable storage. */

@@ -9,6 +9,7 @@ import { partitionKey, type Record, type TopicPartition, type TopicPartitionOffs
 import type { ConsumerOptions, GroupConsumer, PollOptions } from '../types.ts'
 import type { MemberHandle } from './group-coordinator.ts'
 import type { EmbeddedBroker } from './broker.ts'
+import type { PartitionLog } from './partition.ts'
 
 const DEFAULT_POLL_TIMEOUT = 1_000
 
@@ -187,42 +188,15 @@ export class EmbeddedConsumer implements GroupConsumer {
   }
 
   #fetch(max: number): Record[] {
-    const out: Record[] = []
     const n = this.#assigned.length
-    if (n === 0) return out
+    if (n === 0) return []
     this.#cursor = (this.#cursor + 1) % n
-    for (let k = 0; k < n && out.length < max; k++) {
-      const tp = this.#assigned[(this.#cursor + k) % n]
-      const key = partitionKey(tp.topic, tp.partition)
-      if (this.#paused.has(key)) continue
-      const partition = this.#broker.partitionIfExists(tp.topic, tp.partition)
-      if (!partition) continue
-      let position = this.#positions.get(key) as number
-      if (position < partition.startOffset || position > partition.endOffset) {
-        position = this.#options.autoOffsetReset === 'latest' ? partition.endOffset : partition.startOffset
-      }
-      const before = out.length
-      partition.read(position, max - out.length, out)
-      if (out.length > before) position = out[out.length - 1].offset + 1
-      this.#positions.set(key, position)
-    }
-    return out
+    const reset = (p: PartitionLog): number => (this.#options.autoOffsetReset === 'latest' ? p.endOffset : p.startOffset)
+    return this.#broker.readRound(this.#assigned, this.#positions, this.#cursor, max, reset, this.#paused)
   }
 
   #waitForData(deadline: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        this.#broker.appended.delete(done)
-        if (this.#wake === done) this.#wake = undefined
-        resolve()
-      }
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()))
-      signal?.addEventListener('abort', done, { once: true })
-      this.#broker.appended.add(done)
-      this.#wake = done
-    })
+    return this.#broker.waitForAppend(deadline, signal, (wake) => (this.#wake = wake))
   }
 
   #requireAssigned(tp: TopicPartition, action: string): string {

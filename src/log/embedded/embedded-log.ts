@@ -19,8 +19,10 @@ import type {
   LogAdmin,
   LogOffsets,
   LogProducer,
+  LogReader,
   PartitionLag,
   ProducerOptions,
+  ReaderOptions,
   TopicDescription,
   TopicSpec,
 } from '../types.ts'
@@ -28,6 +30,7 @@ import { EmbeddedBroker } from './broker.ts'
 import { EmbeddedConsumer } from './consumer.ts'
 import type { CommitRecord } from './offset-store.ts'
 import { EmbeddedProducer } from './producer.ts'
+import { EmbeddedReader } from './reader.ts'
 import { describe } from './topic-config.ts'
 
 /** Options of {@link openEmbeddedLog}. */
@@ -113,6 +116,13 @@ class EmbeddedLogImpl implements EmbeddedLog {
     const consumer = new EmbeddedConsumer(this.#broker, options)
     this.#broker.track(consumer)
     return consumer
+  }
+
+  reader(options: ReaderOptions): LogReader {
+    this.#ensureOpen()
+    const reader = new EmbeddedReader(this.#broker, options)
+    this.#broker.track(reader)
+    return reader
   }
 
   runCleaner(force = false): void {

@@ -25,18 +25,19 @@
  * ```
  * @module
  */
-import { Consumer, ConnectionPool, ListOffsetTimestamps } from '@platformatic/kafka'
+import { ConnectionPool, ListOffsetTimestamps, type Consumer } from '@platformatic/kafka'
 import { TributaryError } from '../../core/errors.ts'
 import { partitionKey, type Record, type TopicPartition, type TopicPartitionOffset } from '../../core/record.ts'
+import { DEFAULT_MAX_POLL_RECORDS } from '../reader-options.ts'
 import type { ConsumerOptions, GroupConsumer, PollOptions } from '../types.ts'
 import { toTributaryError } from './errors.ts'
 import { Fetcher, type StartPosition } from './fetcher.ts'
 import { GroupMember } from './group.ts'
 import { lookupTopics, unknownTopic } from './metadata.ts'
-import { clientOptions, type KafkaSettings } from './settings.ts'
+import { fetchClient, Serial, Wakeup } from './polling.ts'
+import type { KafkaSettings } from './settings.ts'
 
 const DEFAULT_POLL_TIMEOUT_MS = 1_000
-const DEFAULT_MAX_POLL_RECORDS = 10_000
 const DEFAULT_SESSION_TIMEOUT_MS = 10_000
 
 /** A member of a Kafka consumer group with the poll-based {@link GroupConsumer} API. */
@@ -57,9 +58,8 @@ export class KafkaGroupConsumer implements GroupConsumer {
   #topicsChecked = false
   #closed = false
   #closing: Promise<void> | undefined
-  #pollChain: Promise<unknown> = Promise.resolve()
-  readonly #waiters = new Set<() => void>()
-  #signalled = false
+  readonly #polls = new Serial()
+  readonly #wakeup = new Wakeup()
 
   constructor(settings: KafkaSettings, options: ConsumerOptions, onClose: (consumer: KafkaGroupConsumer) => void = () => {}) {
     validateOptions(options)
@@ -71,13 +71,12 @@ export class KafkaGroupConsumer implements GroupConsumer {
     const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS
     const rebalanceTimeoutMs = settings.rebalanceTimeoutMs ?? sessionTimeoutMs
     const role = options.clientId ?? `consumer-${options.groupId}`
-    const base = clientOptions(settings, role)
-    this.#client = new Consumer({ ...base, groupId: options.groupId, autocommit: false })
+    const { client, fetchPool, clientId, poolOptions } = fetchClient(settings, role, options.groupId)
+    this.#client = client
     this.#client.topics.trackAll(...options.topics)
-    const poolOptions = { connectTimeout: settings.connectTimeoutMs, requestTimeout: settings.requestTimeoutMs, maxInflights: 5 }
-    this.#fetchPool = new ConnectionPool(base.clientId, poolOptions)
+    this.#fetchPool = fetchPool
     // JoinGroup is held by the broker for up to the rebalance timeout: the request must outlive it.
-    this.#groupPool = new ConnectionPool(base.clientId, { ...poolOptions, requestTimeout: Math.max(settings.requestTimeoutMs, rebalanceTimeoutMs + 5_000) })
+    this.#groupPool = new ConnectionPool(clientId, { ...poolOptions, requestTimeout: Math.max(settings.requestTimeoutMs, rebalanceTimeoutMs + 5_000) })
     const wake = (): void => this.#notify()
     this.#member = new GroupMember({
       client: this.#client,
@@ -90,7 +89,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
       sessionTimeoutMs,
       rebalanceTimeoutMs,
       onChange: wake,
-      leavePool: () => new ConnectionPool(base.clientId, poolOptions),
+      leavePool: () => new ConnectionPool(clientId, poolOptions),
     })
     this.#fetcher = new Fetcher({
       client: this.#client,
@@ -104,9 +103,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
 
   poll(options: PollOptions = {}): Promise<Record[]> {
     if (this.#closed) return Promise.reject(closedError(this.groupId))
-    const run = this.#pollChain.then(() => this.#poll(options))
-    this.#pollChain = run.catch(() => {})
-    return run
+    return this.#polls.run(() => this.#poll(options))
   }
 
   async commit(offsets?: TopicPartitionOffset[]): Promise<void> {
@@ -205,7 +202,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
     const signal = options.signal
     for (;;) {
       if (this.#closed) return []
-      this.#signalled = false
+      this.#wakeup.reset()
       await this.#maintain(deadline, signal)
       if (this.#closed) return []
       if (this.#pendingAssignment === undefined && !this.#member.joining && this.#assigned.length > 0) {
@@ -214,7 +211,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
         this.#fetcher.kick()
       }
       if (Date.now() >= deadline || signal?.aborted) return []
-      if (!this.#signalled) await this.#wait(deadline, signal)
+      if (!this.#wakeup.signalled) await this.#wakeup.wait(deadline, signal)
     }
   }
 
@@ -328,29 +325,13 @@ export class KafkaGroupConsumer implements GroupConsumer {
 
   async #waitJoin(deadline: number, signal: AbortSignal | undefined): Promise<void> {
     while (this.#member.joining && !this.#closed && Date.now() < deadline && !signal?.aborted) {
-      this.#signalled = false
-      await Promise.race([this.#member.waitJoin(), this.#wait(deadline, signal)])
+      this.#wakeup.reset()
+      await Promise.race([this.#member.waitJoin(), this.#wakeup.wait(deadline, signal)])
     }
   }
 
-  /** Waits until notified (data, group change, close), the deadline, or the signal. */
-  #wait(deadline: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer)
-        signal?.removeEventListener('abort', done)
-        this.#waiters.delete(done)
-        resolve()
-      }
-      const timer = setTimeout(done, Math.max(0, deadline - Date.now()))
-      signal?.addEventListener('abort', done, { once: true })
-      this.#waiters.add(done)
-    })
-  }
-
   #notify(): void {
-    this.#signalled = true
-    for (const waiter of [...this.#waiters]) waiter()
+    this.#wakeup.notify()
   }
 
   #requireAssigned(tp: TopicPartition, action: string): string {

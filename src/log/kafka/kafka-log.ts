@@ -1,7 +1,8 @@
 /**
  * The Kafka backend of the {@link Log} interface: one platformatic `Admin` client for topics and
  * offsets, one idempotent platformatic `Producer` per producer, and per consumer a platformatic
- * `Consumer` (metadata, fetch, list offsets) plus our own group membership.
+ * `Consumer` (metadata, fetch, list offsets) plus our own group membership; a reader has the
+ * platformatic `Consumer` and no group.
  *
  * @example
  * ```ts
@@ -14,13 +15,14 @@
  */
 import { Admin } from '@platformatic/kafka'
 import { TributaryError } from '../../core/errors.ts'
-import type { ConsumerOptions, GroupConsumer, Log, LogProducer, ProducerOptions } from '../types.ts'
+import type { ConsumerOptions, GroupConsumer, Log, LogProducer, LogReader, ProducerOptions, ReaderOptions } from '../types.ts'
 import { KafkaAdmin } from './admin.ts'
 import { KafkaGroupConsumer } from './consumer.ts'
 import { brokerUnreachable, isNetworkError, toTributaryError } from './errors.ts'
 import { clusterMetadata } from './metadata.ts'
 import { KafkaOffsets } from './offsets.ts'
 import { KafkaProducer } from './producer.ts'
+import { KafkaReader } from './reader.ts'
 import { delay, withDeadline } from './rpc.ts'
 import { clientOptions, resolveSettings, type KafkaLogOptions, type KafkaSettings } from './settings.ts'
 
@@ -32,7 +34,7 @@ export class KafkaLog implements Log {
   readonly settings: KafkaSettings
   readonly #client: Admin
   readonly #producers = new Set<KafkaProducer>()
-  readonly #consumers = new Set<KafkaGroupConsumer>()
+  readonly #consumers = new Set<KafkaGroupConsumer | KafkaReader>()
   #closed = false
 
   /** Use {@link openKafkaLog}, which also checks that a broker answers. */
@@ -81,6 +83,13 @@ export class KafkaLog implements Log {
     const consumer = new KafkaGroupConsumer(this.settings, options, (c) => this.#consumers.delete(c))
     this.#consumers.add(consumer)
     return consumer
+  }
+
+  reader(options: ReaderOptions): LogReader {
+    this.#ensureOpen()
+    const reader = new KafkaReader(this.settings, options, (r) => this.#consumers.delete(r))
+    this.#consumers.add(reader)
+    return reader
   }
 
   async close(): Promise<void> {
