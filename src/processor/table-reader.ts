@@ -1,7 +1,7 @@
 /**
- * Reads table partitions from given offsets without touching any consumer group's commits: a
- * throwaway group (`__tributary-reader-<uuid>`) that seeks where asked and never commits. Recovery
- * of processor partitions and views is built on it, so it works on every `Log` backend.
+ * Recovery of stores from their table (changelog) partitions with a group-less {@link LogReader}
+ * (`log.reader`): it starts at each store's offset, joins no group and commits nothing. Processor
+ * partitions and views are built on it.
  *
  * @example
  * ```ts
@@ -9,45 +9,10 @@
  * ```
  * @module
  */
-import { randomUUID } from 'node:crypto'
 import { TributaryError } from '../core/errors.ts'
-import type { Record, TopicPartition } from '../core/record.ts'
-import type { GroupConsumer, Log } from '../log/types.ts'
+import type { Record } from '../core/record.ts'
+import type { Log } from '../log/types.ts'
 import type { Store, StoreChange } from '../state/store.ts'
-
-/** A group id nobody else uses; readers never commit, so the group leaves nothing behind. */
-export function readerGroupId(topic: string): string {
-  return `__tributary-reader-${topic}-${randomUUID()}`
-}
-
-/**
- * A consumer of every partition of `topic` in a throwaway group, positioned by `startOffset` when
- * partitions are assigned (partitions it returns `undefined` for are paused).
- */
-export function openReader(
-  log: Log,
-  topic: string,
-  startOffset: (partition: number) => number | undefined,
-  options: { clientId?: string; maxPollRecords?: number } = {},
-): GroupConsumer {
-  const consumer: GroupConsumer = log.consumer({
-    groupId: readerGroupId(topic),
-    topics: [topic],
-    autoOffsetReset: 'earliest',
-    clientId: options.clientId,
-    maxPollRecords: options.maxPollRecords ?? 10_000,
-    onAssign: (tps: TopicPartition[]) => {
-      const paused: TopicPartition[] = []
-      for (const tp of tps) {
-        const from = startOffset(tp.partition)
-        if (from === undefined) paused.push(tp)
-        else consumer.seek(tp, from)
-      }
-      if (paused.length > 0) consumer.pause(paused)
-    },
-  })
-  return consumer
-}
 
 /** Turns table records into store changes (records without a key are not table rows and are skipped). */
 export function toChanges(records: readonly Record[], from: number, to: number): StoreChange[] {
@@ -132,13 +97,18 @@ export async function recoverStores(log: Log, topic: string, targets: readonly R
     result.set(range.target.partition, range.next)
     range.target.progress?.(range.next, range, range.records)
   }
-  const consumer = openReader(log, topic, (p) => ranges.get(p)?.from, { clientId: options.clientId })
+  const reader = log.reader({
+    topic,
+    partitions: [...ranges.keys()],
+    from: new Map([...ranges].map(([p, range]) => [p, range.from])),
+    clientId: options.clientId,
+  })
   const stallMs = options.stallTimeoutMs ?? 60_000
   let lastProgress = Date.now()
   try {
     while (ranges.size > 0) {
       options.signal?.throwIfAborted()
-      const records = await consumer.poll({ timeoutMs: 500, signal: options.signal })
+      const records = await reader.poll({ timeoutMs: 500, signal: options.signal })
       options.signal?.throwIfAborted()
       if (records.length > 0) lastProgress = Date.now()
       const byPartition = new Map<number, Record[]>()
@@ -161,8 +131,8 @@ export async function recoverStores(log: Log, topic: string, targets: readonly R
         range.pendingNext = next
       }
       for (const [partition, range] of [...ranges]) {
-        // Compaction can remove the last offsets of a range: the consumer's position tells we passed them.
-        const position = consumer.position({ topic, partition })
+        // Compaction can remove the last offsets of a range: the reader's position tells we passed them.
+        const position = reader.position({ topic, partition })
         if (range.pendingNext < range.to && position !== undefined && position >= range.to) range.pendingNext = range.to
         const done = range.pendingNext >= range.to
         if (done || range.pendingRecords >= FLUSH_RECORDS || (range.pendingNext > range.next && Date.now() - range.flushedAt >= FLUSH_MS)) flush(range)
@@ -174,7 +144,7 @@ export async function recoverStores(log: Log, topic: string, targets: readonly R
       }
     }
   } finally {
-    await consumer.close().catch(() => {})
+    await reader.close().catch(() => {})
   }
   return result
 }

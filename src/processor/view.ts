@@ -22,12 +22,12 @@ import { TributaryError, isTributaryError } from '../core/errors.ts'
 import { rootLogger, type Logger } from '../core/logger.ts'
 import type { Record } from '../core/record.ts'
 import { resolvePartitioner, type Partitioner, type PartitionerName } from '../log/partitioner.ts'
-import type { GroupConsumer, Log } from '../log/types.ts'
+import type { Log, LogReader } from '../log/types.ts'
 import { lmdbStore } from '../state/lmdb-store.ts'
 import type { Store, StoreBuilder } from '../state/store.ts'
 import { isTransient } from './errors.ts'
 import { StateSignal, type StateListener } from './signal.ts'
-import { openReader, toChanges } from './table-reader.ts'
+import { toChanges } from './table-reader.ts'
 
 /** Lifecycle of a view. */
 export type ViewState = 'idle' | 'initializing' | 'connecting' | 'catching-up' | 'running' | 'stopping' | 'stopped' | 'failed'
@@ -274,7 +274,7 @@ export class View<V = unknown> {
     for (const store of stores) await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
   }
 
-  /** One connection: a throwaway-group consumer from the stores' offsets, applying updates until an error. */
+  /** One connection: a group-less reader from the stores' offsets, applying updates until an error. */
   async #follow(signal: AbortSignal): Promise<void> {
     this.#signal.set('connecting')
     const [starts, ends] = await Promise.all([this.#log.offsets.startOffsets(this.table), this.#log.offsets.endOffsets(this.table)])
@@ -283,7 +283,7 @@ export class View<V = unknown> {
       if ((this.#stores[p].offset() ?? 0) > (ends[p] ?? 0)) this.#stores[p].clear()
     }
     const from = (p: number): number => Math.max(this.#stores[p].offset() ?? 0, starts[p] ?? 0)
-    const consumer: GroupConsumer = openReader(this.#log, this.table, from, { clientId: this.#clientId })
+    const reader = this.#log.reader({ topic: this.table, from: new Map(this.#stores.map((_, p) => [p, from(p)])), clientId: this.#clientId })
     try {
       let hwm = ends
       for (let p = 0; p < hwm.length && p < this.#stats.length; p++) {
@@ -294,7 +294,7 @@ export class View<V = unknown> {
       let polls = 0
       for (;;) {
         signal.throwIfAborted()
-        const records = await consumer.poll({ timeoutMs: 500, signal })
+        const records = await reader.poll({ timeoutMs: 500, signal })
         signal.throwIfAborted()
         if (records.length > 0) {
           this.#apply(records)
@@ -303,18 +303,18 @@ export class View<V = unknown> {
         if (this.state === 'catching-up') {
           // Re-read the end every few polls while catching up: writers may have appended meanwhile.
           if (++polls % 20 === 0) hwm = await this.#log.offsets.endOffsets(this.table)
-          if (this.#caughtUp(consumer, hwm)) this.#signal.set('running')
+          if (this.#caughtUp(reader, hwm)) this.#signal.set('running')
         }
       }
     } finally {
-      await consumer.close().catch(() => {})
+      await reader.close().catch(() => {})
     }
   }
 
-  #caughtUp(consumer: GroupConsumer, hwm: number[]): boolean {
+  #caughtUp(reader: LogReader, hwm: number[]): boolean {
     for (let p = 0; p < this.#stores.length; p++) {
       const offset = this.#stores[p].offset() ?? 0
-      const position = consumer.position({ topic: this.table, partition: p }) ?? 0
+      const position = reader.position({ topic: this.table, partition: p }) ?? 0
       if (Math.max(offset, position) < (hwm[p] ?? 0)) return false
     }
     return true
