@@ -11,9 +11,10 @@
  * - `fetchOffset`: the next offset to fetch (ahead of `position` by what is buffered);
  * - buffered chunks of converted records, and `paused`.
  *
- * One fetch per leader is in flight at a time; a partition is fetched while it holds fewer than
- * `prefetchRecords` buffered records, so the next response is usually on its way while the caller
- * processes the previous poll. `seek` drops the partition's buffer and bumps its epoch so that a
+ * One fetch per leader is in flight at a time; fetches are sent while the unpaused partitions hold
+ * fewer than `prefetchRecords` buffered records in total (and each asks for at most
+ * `partitionMaxBytes` per partition), so the next response is usually on its way while the caller
+ * processes the previous poll, and memory stays bounded by about `prefetchRecords` plus one response. `seek` drops the partition's buffer and bumps its epoch so that a
  * response already in flight for the old offset is ignored. Paused partitions are left out of
  * fetch requests; their buffered records stay for `resume`. `OFFSET_OUT_OF_RANGE` resets the
  * partition to the earliest or latest offset (`autoOffsetReset`).
@@ -46,7 +47,7 @@ export interface FetcherOptions {
   readonly pool: ConnectionPool
   readonly settings: KafkaSettings
   readonly autoOffsetReset: 'earliest' | 'latest'
-  /** A partition is fetched again while it has fewer buffered records than this. */
+  /** Fetches are sent while the unpaused partitions buffer fewer records than this, in total. */
   readonly prefetchRecords: number
   /** Called when records arrived or positions changed. */
   readonly onData: () => void
@@ -54,7 +55,7 @@ export interface FetcherOptions {
   readonly maxWaitMs?: number
   /** Largest Fetch response (bytes). Default 50 MiB. */
   readonly maxBytes?: number
-  /** Largest amount of one partition in one Fetch response (bytes). Default 8 MiB. */
+  /** Largest amount of one partition in one Fetch response (bytes). Default 1 MiB (the Java client's `max.partition.fetch.bytes`). */
   readonly partitionMaxBytes?: number
 }
 
@@ -244,6 +245,11 @@ export class Fetcher {
   async #plan(): Promise<void> {
     const now = Date.now()
     const fetchable: PartitionState[] = []
+    // Buffer at most about `prefetchRecords` records (plus one response) over all unpaused partitions,
+    // not per partition: records are large objects, and a response can bring `partitionMaxBytes` per partition.
+    let buffered = 0
+    for (const state of this.#order) if (!state.paused) buffered += state.buffered
+    if (buffered >= this.#o.prefetchRecords) return
     for (const state of this.#order) {
       if (!state.paused && !state.resetting && state.fetchOffset >= 0 && state.buffered < this.#o.prefetchRecords && state.backoffUntil <= now) {
         fetchable.push(state)
@@ -279,7 +285,7 @@ export class Fetcher {
   }
 
   #fetch(node: number, topicsOfNode: Map<string, RequestedPartition[]>): void {
-    const partitionMaxBytes = this.#o.partitionMaxBytes ?? 8 * 1024 * 1024
+    const partitionMaxBytes = this.#o.partitionMaxBytes ?? 1024 * 1024
     const requested = new Map<string, RequestedPartition>()
     const topics = [...topicsOfNode].map(([topicId, list]) => ({
       topicId,
