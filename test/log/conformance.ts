@@ -209,6 +209,24 @@ export function runConformance(name: string, open: () => Promise<Log>, options: 
       await a.close()
     })
 
+    it('leaves the group on close even when onRevoke throws', async () => {
+      const topic = `leave-${uid()}`
+      const group = `leave-${uid()}`
+      await log.admin.createTopic({ name: topic, partitions: 2 })
+      const failing = log.consumer({
+        groupId: group,
+        topics: [topic],
+        onRevoke: () => {
+          throw new Error('user callback failed')
+        },
+      })
+      await pollUntil(failing, () => failing.assignment().length === 2, 30_000, 'assignment')
+      await failing.close()
+      const other = log.consumer({ groupId: group, topics: [topic] })
+      await pollUntil(other, () => other.assignment().length === 2, 60_000, 'the partitions to move to the remaining member')
+      await other.close()
+    })
+
     it('assigns round-robin on request', async () => {
       const topicA = `rr-a-${uid()}`
       const topicB = `rr-b-${uid()}`

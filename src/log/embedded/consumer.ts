@@ -119,7 +119,14 @@ export class EmbeddedConsumer implements GroupConsumer {
 
   async close(): Promise<void> {
     if (this.#closed) return
-    if (this.#joined && this.#assigned.length > 0) await this.#options.onRevoke?.(this.assignment())
+    if (this.#joined && this.#assigned.length > 0) {
+      try {
+        await this.#options.onRevoke?.(this.assignment())
+      } catch (err) {
+        // Leaving matters more than the callback: the other members must get the partitions.
+        this.#broker.logger.warn({ groupId: this.groupId, err }, 'onRevoke failed while closing')
+      }
+    }
     this.#closed = true
     if (this.#joined) this.#broker.coordinator.leave(this.groupId, this.#handle.id)
     this.#assigned = []
