@@ -209,6 +209,25 @@ export function runConformance(name: string, open: () => Promise<Log>, options: 
       await a.close()
     })
 
+    it('iterates consumers and readers with for await until they are closed', async () => {
+      const topic = `iterate-${uid()}`
+      await log.admin.createTopic({ name: topic, partitions: 2 })
+      await log.producer().send(Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })))
+      for (const source of [log.consumer({ groupId: `iterate-${uid()}`, topics: [topic] }), log.reader({ topic })]) {
+        const seen: string[] = []
+        for await (const batch of source) {
+          assert.ok(batch.length > 0, 'no empty batches are yielded')
+          seen.push(...batch.map((r) => r.value?.toString() as string))
+          if (seen.length >= 20) break
+        }
+        assert.deepEqual(seen.sort(), Array.from({ length: 20 }, (_, i) => `v${i}`).sort())
+        await source.close()
+        const after: unknown[] = []
+        for await (const batch of source) after.push(batch)
+        assert.deepEqual(after, [], 'a closed source ends the iteration at once')
+      }
+    })
+
     it('leaves the group on close even when onRevoke throws', async () => {
       const topic = `leave-${uid()}`
       const group = `leave-${uid()}`

@@ -10,6 +10,7 @@ import type { ConsumerOptions, GroupConsumer, PollOptions } from '../types.ts'
 import type { MemberHandle } from './group-coordinator.ts'
 import type { EmbeddedBroker } from './broker.ts'
 import type { PartitionLog } from './partition.ts'
+import { pollBatches } from '../poll-batches.ts'
 
 const DEFAULT_POLL_TIMEOUT = 1_000
 
@@ -135,11 +136,8 @@ export class EmbeddedConsumer implements GroupConsumer {
     this.#wake?.()
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Record[]> {
-    while (!this.#closed) {
-      const batch = await this.poll()
-      if (batch.length > 0) yield batch
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Record[]> {
+    return pollBatches(() => this.poll(), () => this.#closed)
   }
 
   /** Joins, rejoins after a rebalance started, and takes the new assignment once the group is stable. */

@@ -15,6 +15,7 @@ import { checkReaderOptions, DEFAULT_MAX_POLL_RECORDS, notReadError, readerClose
 import type { LogReader, PollOptions, ReaderOptions } from '../types.ts'
 import type { EmbeddedBroker } from './broker.ts'
 import type { PartitionLog } from './partition.ts'
+import { pollBatches } from '../poll-batches.ts'
 
 const DEFAULT_POLL_TIMEOUT = 1_000
 
@@ -78,11 +79,8 @@ export class EmbeddedReader implements LogReader {
     this.#wake?.()
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Record[]> {
-    while (!this.#closed) {
-      const batch = await this.poll()
-      if (batch.length > 0) yield batch
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Record[]> {
+    return pollBatches(() => this.poll(), () => this.#closed)
   }
 
   /** Checks the topic and partitions and sets the start positions. */

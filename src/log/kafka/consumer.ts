@@ -36,6 +36,7 @@ import { GroupMember } from './group.ts'
 import { lookupTopics, unknownTopic } from './metadata.ts'
 import { fetchClient, Serial, Wakeup } from './polling.ts'
 import type { KafkaSettings } from './settings.ts'
+import { pollBatches } from '../poll-batches.ts'
 
 const DEFAULT_POLL_TIMEOUT_MS = 1_000
 const DEFAULT_SESSION_TIMEOUT_MS = 10_000
@@ -167,11 +168,8 @@ export class KafkaGroupConsumer implements GroupConsumer {
     return this.#closing
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Record[]> {
-    while (!this.#closed) {
-      const batch = await this.poll()
-      if (batch.length > 0) yield batch
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Record[]> {
+    return pollBatches(() => this.poll(), () => this.#closed)
   }
 
   async #close(): Promise<void> {

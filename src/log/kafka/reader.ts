@@ -27,6 +27,7 @@ import { Fetcher, type StartPosition } from './fetcher.ts'
 import { requireTopic } from './metadata.ts'
 import { fetchClient, Serial, Wakeup } from './polling.ts'
 import type { KafkaSettings } from './settings.ts'
+import { pollBatches } from '../poll-batches.ts'
 
 const DEFAULT_POLL_TIMEOUT_MS = 1_000
 
@@ -99,11 +100,8 @@ export class KafkaReader implements LogReader {
     return this.#closing
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<Record[]> {
-    while (!this.#closed) {
-      const batch = await this.poll()
-      if (batch.length > 0) yield batch
-    }
+  [Symbol.asyncIterator](): AsyncIterator<Record[]> {
+    return pollBatches(() => this.poll(), () => this.#closed)
   }
 
   async #close(): Promise<void> {
