@@ -20,7 +20,7 @@ import type { ProduceRecord, TopicPartitionOffset } from '../core/record.ts'
 import { openLog } from '../log/open-log.ts'
 import type { Log } from '../log/types.ts'
 import { Processor } from '../processor/processor.ts'
-import { defineGroup, input, persist } from '../processor/graph.ts'
+import { defineGroup, groupTable, input, persist, type Group } from '../processor/graph.ts'
 import type { Context } from '../processor/context.ts'
 import { recoverStores } from '../processor/table-reader.ts'
 import { lmdbStore } from '../state/lmdb-store.ts'
@@ -176,6 +176,9 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
     const group = `count-${id}`
     await log.admin.createTopic({ name: topic, partitions })
     await log.admin.createTopic({ name: out, partitions })
+    // Topics are provisioned before either side is timed: the ceiling's output topic above, the
+    // processor's table topic here (on Kafka a create waits for metadata to spread).
+    await log.admin.createTopic({ name: groupTable(group as Group), partitions, cleanupPolicy: 'compact' })
     const next = zipfSampler(KEYS)
     say(`# count: ${records.toLocaleString('en')} records, ${KEYS.toLocaleString('en')} Zipf keys, ${VALUE_BYTES}-byte values, ${partitions} partitions, ${log.backend} log`)
     await fill(log, topic, records, next)
