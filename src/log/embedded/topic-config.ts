@@ -6,6 +6,7 @@
  * @module
  */
 import { TributaryError } from '../../core/errors.ts'
+import { validateTopicSpec } from '../topic-spec.ts'
 import type { CleanupPolicy, TopicDescription, TopicSpec } from '../types.ts'
 
 /** Resolved settings of one topic. */
@@ -25,20 +26,7 @@ export interface TopicConfig {
   readonly minCompactionLagMs: number
 }
 
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
-
 const DAY = 86_400_000
-
-/** Throws `TRIB_INVALID_ARGUMENT` unless `name` is a legal Kafka topic name. */
-export function validateTopicName(name: unknown): asserts name is string {
-  if (typeof name !== 'string' || !TOPIC_NAME.test(name) || name === '.' || name === '..') {
-    throw new TributaryError(
-      'TRIB_INVALID_ARGUMENT',
-      `invalid topic name ${JSON.stringify(name)}: use 1-249 characters of a-z, A-Z, 0-9, '.', '_' and '-'`,
-      { details: { topic: name } },
-    )
-  }
-}
 
 function numberConfig(spec: TopicSpec, key: string, fallback: number): number {
   const raw = spec.configs?.[key]
@@ -54,20 +42,7 @@ function numberConfig(spec: TopicSpec, key: string, fallback: number): number {
 
 /** Validates a spec and fills in defaults. */
 export function resolveTopicConfig(spec: TopicSpec): TopicConfig {
-  validateTopicName(spec.name)
-  if (!Number.isInteger(spec.partitions) || spec.partitions < 1 || spec.partitions > 100_000) {
-    throw new TributaryError(
-      'TRIB_INVALID_ARGUMENT',
-      `topic ${spec.name}: partitions must be an integer from 1 to 100000, got ${spec.partitions}`,
-      { details: { topic: spec.name, field: 'partitions' } },
-    )
-  }
-  const policy = spec.cleanupPolicy ?? (spec.configs?.['cleanup.policy'] as CleanupPolicy | undefined) ?? 'delete'
-  if (policy !== 'delete' && policy !== 'compact') {
-    throw new TributaryError('TRIB_INVALID_ARGUMENT', `topic ${spec.name}: cleanupPolicy must be 'delete' or 'compact', got ${JSON.stringify(policy)}`, {
-      details: { topic: spec.name, field: 'cleanupPolicy' },
-    })
-  }
+  const policy = validateTopicSpec(spec)
   return {
     name: spec.name,
     partitions: spec.partitions,

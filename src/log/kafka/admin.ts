@@ -19,8 +19,7 @@ import { describe, hasApiError, toTributaryError } from './errors.ts'
 import { lookupTopics, requireTopic, unknownTopic } from './metadata.ts'
 import { delay } from './rpc.ts'
 import type { KafkaSettings } from './settings.ts'
-
-const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/
+import { validateTopicSpec } from '../topic-spec.ts'
 
 /** {@link LogAdmin} over a platformatic `Admin` client. */
 export class KafkaAdmin implements LogAdmin {
@@ -33,7 +32,7 @@ export class KafkaAdmin implements LogAdmin {
   }
 
   async createTopic(spec: TopicSpec): Promise<void> {
-    validateSpec(spec)
+    validateTopicSpec(spec)
     const configs: { name: string; value: string }[] = [{ name: 'cleanup.policy', value: spec.cleanupPolicy ?? 'delete' }]
     if (spec.retentionMs !== undefined) configs.push({ name: 'retention.ms', value: String(spec.retentionMs) })
     if (spec.retentionBytes !== undefined) configs.push({ name: 'retention.bytes', value: String(spec.retentionBytes) })
@@ -116,23 +115,6 @@ export class KafkaAdmin implements LogAdmin {
       await delay(Math.min(20 * 2 ** attempt, 250))
     }
     this.#settings.logger.warn({ topic }, 'topic metadata did not settle in time')
-  }
-}
-
-function validateSpec(spec: TopicSpec): void {
-  if (!spec || typeof spec.name !== 'string' || !TOPIC_NAME.test(spec.name)) {
-    throw new TributaryError('TRIB_INVALID_ARGUMENT', `createTopic: topic name ${JSON.stringify(spec?.name)} is invalid (1-249 of [a-zA-Z0-9._-])`)
-  }
-  if (!Number.isInteger(spec.partitions) || spec.partitions < 1) {
-    throw new TributaryError('TRIB_INVALID_ARGUMENT', `createTopic ${spec.name}: partitions must be a positive integer, got ${spec.partitions}`)
-  }
-  if (spec.cleanupPolicy !== undefined && spec.cleanupPolicy !== 'delete' && spec.cleanupPolicy !== 'compact') {
-    throw new TributaryError('TRIB_INVALID_ARGUMENT', `createTopic ${spec.name}: cleanupPolicy must be "delete" or "compact", got ${spec.cleanupPolicy}`)
-  }
-  for (const [key, value] of [['retentionMs', spec.retentionMs], ['retentionBytes', spec.retentionBytes]] as const) {
-    if (value !== undefined && (!Number.isInteger(value) || value < -1)) {
-      throw new TributaryError('TRIB_INVALID_ARGUMENT', `createTopic ${spec.name}: ${key} must be an integer >= -1, got ${value}`)
-    }
   }
 }
 
