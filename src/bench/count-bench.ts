@@ -7,8 +7,9 @@
  * Phases: fill the input topic; ceiling; ours (processor with LMDB stores, from start to every
  * input offset committed); latency (records produced at a steady pace while the processor runs;
  * end-to-end = changelog record visible to a reader minus the input's timestamp, which the processor
- * propagates); recovery (the resulting changelog into fresh LMDB stores). Reports records/s, p99
- * end-to-end latency, recovery records/s and peak RSS.
+ * propagates); recovery (the resulting changelog into fresh LMDB stores, whose counts must add up
+ * to the inputs). Reports records/s, p99 end-to-end latency, recovery records/s, peak RSS and how
+ * many changelog records the processor sent (the last write per key of each send).
  * @module
  */
 import fs from 'node:fs'
@@ -50,6 +51,8 @@ export interface CountBenchResult {
   p99Ms: number
   recoveryPerSec: number
   rssMb: number
+  /** Records in the resulting changelog (the processor sends the last write per key of each send). */
+  changelogRecords: number
 }
 
 const KEYS = 10_000
@@ -207,11 +210,11 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
 
     // Latency: a steady producer at about a fifth of our throughput; a reader of the changelog.
     const latencyRecords = options.latencyRecords ?? Math.max(1_000, Math.min(100_000, Math.floor(records / 5)))
-    const latencies = await measureLatency(log, topic, `${group}-table`, latencyRecords, Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))), next)
+    const caughtUp = async (): Promise<void> => untilCommitted(committed, await log.offsets.endOffsets(topic), wake, 10 * 60_000)
+    const latencies = await measureLatency(log, topic, `${group}-table`, latencyRecords, Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))), next, caughtUp)
     latencies.sort((a, b) => a - b)
     const p99Ms = Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] * 10) / 10
     say(`end-to-end latency at ${Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))).toLocaleString('en')} rec/s: p50 ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms, p99 ${p99Ms} ms`)
-    await untilCommitted(committed, await log.offsets.endOffsets(topic), wake, 10 * 60_000)
     await processor.stop()
     await run
 
@@ -224,8 +227,13 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
     await recoverStores(log, `${group}-table`, stores.map((store, partition) => ({ partition, store })))
     const recoveryPerSec = rate(changelog, rstart, process.hrtime.bigint())
     const keys = stores.reduce((n, s) => n + s.size(), 0)
+    // The recovered table must count every input exactly once (no failures happened in this run).
+    let counted = 0
+    for (const s of stores) for (const { value: v } of s.iterate()) counted += Number(v.toString())
     for (const s of stores) await s.close()
-    say(`recovery: ${changelog.toLocaleString('en')} changelog records into fresh LMDB stores (${keys.toLocaleString('en')} keys): ${recoveryPerSec.toLocaleString('en')} rec/s`)
+    const inputs = (await log.offsets.endOffsets(topic)).reduce((a, b) => a + b, 0)
+    if (counted !== inputs) throw new Error(`bench: the recovered table counts ${counted} records, the input has ${inputs}`)
+    say(`recovery: ${changelog.toLocaleString('en')} changelog records (for ${inputs.toLocaleString('en')} inputs) into fresh LMDB stores (${keys.toLocaleString('en')} keys, counts verified): ${recoveryPerSec.toLocaleString('en')} rec/s`)
 
     peakRss = Math.max(peakRss, process.memoryUsage().rss)
     const result: CountBenchResult = {
@@ -238,6 +246,7 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
       p99Ms,
       recoveryPerSec,
       rssMb: Math.round(peakRss / 2 ** 20),
+      changelogRecords: changelog,
     }
     if (options.json) console.log(JSON.stringify(result))
     else say(`peak RSS ${result.rssMb} MB  (${machine()})`)
@@ -249,27 +258,32 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
   }
 }
 
-/** Produces `records` at `perSec` in 10 ms slices and measures, per changelog record, now − input timestamp. */
-async function measureLatency(log: Log, topic: string, table: string, records: number, perSec: number, next: () => number): Promise<number[]> {
+/**
+ * Produces `records` at `perSec` in 10 ms slices and measures, per changelog record, now − input
+ * timestamp. Reading ends when the processor has committed every input (`caughtUp`) and the reader
+ * has reached the changelog's end after that.
+ */
+async function measureLatency(
+  log: Log,
+  topic: string,
+  table: string,
+  records: number,
+  perSec: number,
+  next: () => number,
+  caughtUp: () => Promise<void>,
+): Promise<number[]> {
   const endsBefore = await log.offsets.endOffsets(table)
-  const reader = log.consumer({ groupId: `bench-latency-${process.pid}-${Date.now()}`, topics: [table], autoOffsetReset: 'latest' })
-  // Join and move to the current end before producing.
-  await reader.poll({ timeoutMs: 2_000 })
-  for (const tp of reader.assignment()) reader.seek(tp, endsBefore[tp.partition] ?? 0)
+  const reader = log.reader({ topic: table, from: new Map(endsBefore.map((offset, partition) => [partition, offset])) })
+  const positions = [...endsBefore]
   const latencies: number[] = []
-  let done = false
+  let target: number[] | undefined
   const reading = (async () => {
-    while (!done || latencies.length < records) {
+    while (target === undefined || target.some((end, p) => positions[p] < end)) {
       const batch = await reader.poll({ timeoutMs: 200 })
       const now = Date.now()
-      for (const r of batch) latencies.push(now - r.timestamp)
-      if (done && batch.length === 0 && latencies.length >= records) break
-      if (done && batch.length === 0) {
-        // Allow the tail to arrive.
-        const more = await reader.poll({ timeoutMs: 5_000 })
-        const t = Date.now()
-        for (const r of more) latencies.push(t - r.timestamp)
-        if (more.length === 0) break
+      for (const r of batch) {
+        latencies.push(now - r.timestamp)
+        positions[r.partition] = r.offset + 1
       }
     }
   })()
@@ -288,9 +302,10 @@ async function measureLatency(log: Log, topic: string, table: string, records: n
     const wait = due - Date.now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
   }
-  done = true
-  await reading
   await producer.close()
+  await caughtUp()
+  target = await log.offsets.endOffsets(table)
+  await reading
   await reader.close()
   return latencies
 }

@@ -84,8 +84,11 @@ export interface ContextHost {
   readonly signal: AbortSignal
   /** The group-table row of `key` (including writes not yet committed). */
   tableGet(key: string): Buffer | undefined
-  /** Writes (or, with `null`, deletes) the row of `key` and queues its changelog record. */
-  tableSet(key: string, value: Buffer | null, timestamp: number): void
+  /**
+   * Writes (or, with `null`, deletes) the row of `key` and queues its changelog record; `keyBytes`,
+   * when given, is `key` already encoded.
+   */
+  tableSet(key: string, value: Buffer | null, timestamp: number, keyBytes?: Buffer): void
   /** Queues a message for an output or the loop topic. */
   produce(record: OutRecord): void
   /** The raw value of `key` in a joined or lookup table. */
@@ -161,12 +164,12 @@ export class MessageContext<S = unknown> implements Context<S> {
     if (value === undefined || value === null) {
       throw new TributaryError('TRIB_INVALID_ARGUMENT', `group ${this.group}: setValue(${String(value)}) for key ${JSON.stringify(this.key)}; use ctx.delete() to remove a row`)
     }
-    this.#host.tableSet(this.key, edge.codec.encode(value), this.#record.timestamp)
+    this.#host.tableSet(this.key, edge.codec.encode(value), this.#record.timestamp, this.#record.key ?? undefined)
   }
 
   delete(): void {
     this.#persist('delete()')
-    this.#host.tableSet(this.key, null, this.#record.timestamp)
+    this.#host.tableSet(this.key, null, this.#record.timestamp, this.#record.key ?? undefined)
   }
 
   emit(topic: string, key: string, message: unknown, options: EmitOptions = {}): void {

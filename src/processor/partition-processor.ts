@@ -101,6 +101,12 @@ export class PartitionProcessor implements ContextHost {
   /** Table writes not yet in the store: value, or null for a delete. */
   readonly #dirty = new Map<string, Buffer | null>()
   #outputs: ProduceRecord[] = []
+  /**
+   * Group-table writes not yet sent: the last one per key. Earlier writes of a key in the same send
+   * would be overwritten in the compacted changelog anyway, and no reader could see them apart: the
+   * whole batch is sent at once after the poll that caused it.
+   */
+  readonly #unsent = new Map<string, ProduceRecord>()
   /** The changelog offset after the last acknowledged table write (what the store will record). */
   #changelogNext = -1
   #storedChangelog = -1
@@ -165,10 +171,10 @@ export class PartitionProcessor implements ContextHost {
     return this.#store?.get(key)
   }
 
-  tableSet(key: string, value: Buffer | null, timestamp: number): void {
+  tableSet(key: string, value: Buffer | null, timestamp: number, keyBytes?: Buffer): void {
     const topic = this.#tableTopic as string
     this.#dirty.set(key, value)
-    this.#outputs.push({ topic, partition: this.partition, key, value, timestamp })
+    this.#unsent.set(key, { topic, partition: this.partition, key: keyBytes ?? key, value, timestamp })
     this.#countOutput(topic, value)
   }
 
@@ -263,13 +269,15 @@ export class PartitionProcessor implements ContextHost {
 
   /** Whether callbacks queued messages that were not taken yet. */
   get hasOutputs(): boolean {
-    return this.#outputs.length > 0
+    return this.#outputs.length > 0 || this.#unsent.size > 0
   }
 
-  /** Takes the queued messages (to send them in order). */
+  /** Takes the queued messages (to send them in order): emits, then the last table write per key. */
   takeOutputs(): ProduceRecord[] {
     const out = this.#outputs
     this.#outputs = []
+    for (const record of this.#unsent.values()) out.push(record)
+    this.#unsent.clear()
     return out
   }
 
@@ -317,6 +325,7 @@ export class PartitionProcessor implements ContextHost {
   discard(): void {
     this.#dirty.clear()
     this.#outputs = []
+    this.#unsent.clear()
   }
 
   /** Stops and closes the store. */

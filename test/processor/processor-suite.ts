@@ -299,7 +299,8 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       const r3 = p3.run()
       await p3.waitForReady()
       const recovered = (await p3.stats()).partitions.reduce((n, p) => n + p.recovery.records, 0)
-      assert.equal(recovered, 150, 'a fresh store replays every changelog record')
+      const changelog = (await log.offsets.endOffsets(`${group}-table`)).reduce((a, b) => a + b, 0)
+      assert.equal(recovered, changelog, 'a fresh store replays every changelog record')
       for (let i = 0; i < 5; i++) assert.equal(p3.get(`k${i}`), 30)
       await p3.stop()
       await r3
@@ -325,7 +326,9 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       const r2 = p2.run()
       await p2.waitForReady()
       assert.ok(lines.some((l) => /corrupt/.test(String(l.msg))), 'a warning was logged')
-      assert.equal((await p2.stats()).partitions[0].recovery.records, 2_000)
+      const [changelog] = await log.offsets.endOffsets(`${group}-table`)
+      assert.ok(changelog >= 500, `every key reached the changelog (${changelog} records)`)
+      assert.equal((await p2.stats()).partitions[0].recovery.records, changelog, 'the whole changelog was replayed')
       for (let i = 0; i < 500; i += 97) assert.equal(p2.get(`key-${i}`), 4)
       await p2.stop()
       await r2
