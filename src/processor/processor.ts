@@ -222,6 +222,9 @@ export class Processor {
       if (this.#views.has(edge.topic)) continue
       const view = new View(this.#log, edge.topic, edge.codec, {
         storage: this.#options.viewStorage,
+        // A joined table is read at the input's partition: replicate the assigned ones (the session
+        // sets them); a lookup table is read anywhere: replicate it all.
+        partitions: edge.kind === 'join' ? [] : undefined,
         partitioner: this.#options.partitioner,
         logger: this.#logger.child({ table: edge.topic }),
         clientId: `${this.#options.clientId}-${edge.kind}`,

@@ -218,6 +218,10 @@ export class Session {
       fresh.push(pp)
     }
     if (fresh.length === 0) return
+    // Joined tables follow the assignment (goka restores only the assigned partitions of a join).
+    // Revoked partitions stay replicated until the next assignment, which usually brings them back.
+    const assigned = [...this.partitions.keys()]
+    for (const edge of graph.joinTables) this.#host.views.get(edge.topic)?.replicate(assigned)
     const numbers = new Set(fresh.map((pp) => pp.partition))
     ;(this.#consumer as GroupConsumer).pause(tps.filter((tp) => numbers.has(tp.partition)))
     this.#joined = true

@@ -1,6 +1,7 @@
 /**
  * A view: a local replica of every partition of a table (goka's `View`), kept up to date from the
- * table topic, served from local stores with synchronous `get`, `has`, iteration and ranges.
+ * table topic, served from local stores with synchronous `get`, `has`, iteration and ranges. A
+ * processor's joined table is a view of only the partitions assigned to it ({@link View.replicate}).
  *
  * States: `idle → initializing → connecting → catching-up → running`; on a transient error (broker
  * down) the view goes back to `connecting` and reconnects by itself with backoff
@@ -47,6 +48,11 @@ export interface ViewOptions<V> {
   backoff?: BackoffOptions
   /** Called for every applied update (`undefined` for a deletion), after the store was written. */
   onUpdate?: (key: string, value: V | undefined, partition: number) => void
+  /**
+   * Replicate only these partitions (default: all of them); {@link View.replicate} changes the set
+   * later. Reads of a key in another partition throw `TRIB_INVALID_ARGUMENT`.
+   */
+  partitions?: readonly number[]
   clientId?: string
   logger?: Logger
 }
@@ -85,8 +91,13 @@ export class View<V = unknown> {
   readonly #logger: Logger
   readonly #signal = new StateSignal<ViewState>('idle', ['stopped', 'failed'])
   readonly #controller = new AbortController()
-  #stores: Store[] = []
-  #stats: ViewPartitionStats[] = []
+  /** One slot per table partition (empty before `run` and after stop); replicated ones hold a store. */
+  #stores: (Store | undefined)[] = []
+  readonly #stats = new Map<number, ViewPartitionStats>()
+  /** The partitions to replicate; `undefined` for all. */
+  #wanted: Set<number> | undefined
+  /** Aborts the current connection when the set of partitions changes. */
+  #resync = new AbortController()
   #reconnects = 0
   #running: Promise<void> | undefined
 
@@ -104,6 +115,7 @@ export class View<V = unknown> {
     this.#backoff = new Backoff({ initialMs: 250, maxMs: 10_000, ...options.backoff })
     this.#onUpdate = options.onUpdate
     this.#clientId = options.clientId
+    if (options.partitions !== undefined) this.#wanted = this.#partitionSet(options.partitions)
   }
 
   /** The current state. */
@@ -124,6 +136,23 @@ export class View<V = unknown> {
   /** How many partitions the table has (0 before `run` opened the stores). */
   get partitions(): number {
     return this.#stores.length
+  }
+
+  /**
+   * Replicates exactly `partitions` from now on (`'all'` for every partition): opens and catches up
+   * the new ones, closes the others (their local stores stay on disk for next time). The view
+   * leaves `running` at once when the set changes, so `waitRunning()` resolves after the new
+   * partitions caught up. A processor calls this for its joined tables on every assignment.
+   */
+  replicate(partitions: readonly number[] | 'all'): void {
+    const wanted = partitions === 'all' ? undefined : this.#partitionSet(partitions)
+    const same = wanted === undefined ? this.#wanted === undefined : this.#wanted !== undefined && wanted.size === this.#wanted.size && [...wanted].every((p) => this.#wanted?.has(p))
+    if (same) return
+    this.#wanted = wanted
+    // Before the stores are open the new set is simply used; once following, reconnect to it.
+    if (this.state !== 'connecting' && this.state !== 'catching-up' && this.state !== 'running') return
+    this.#signal.set('connecting')
+    this.#resync.abort(new TributaryError('TRIB_CLOSED', `view of ${this.table}: the partitions to replicate changed`))
   }
 
   /**
@@ -174,7 +203,7 @@ export class View<V = unknown> {
   getBytes(key: string, partition?: number): Buffer | undefined {
     const stores = this.#requireStores()
     const p = partition ?? this.#partitioner(Buffer.from(key, 'utf8'), stores.length)
-    return stores[p]?.get(key)
+    return this.#store(p, key).get(key)
   }
 
   /** Every entry, partition by partition, each in key order. */
@@ -185,6 +214,7 @@ export class View<V = unknown> {
   /** Entries with `start <= key < end`, partition by partition, each in key order. */
   *range(start?: string, end?: string): IterableIterator<[key: string, value: V]> {
     for (const store of this.#requireStores()) {
+      if (store === undefined) continue
       for (const { key, value } of store.range(start, end)) yield [key, this.#codec.decode(value)]
     }
   }
@@ -192,19 +222,74 @@ export class View<V = unknown> {
   /** Removes `key` from the local replica only (goka's `Evict`); the table is unchanged. */
   evict(key: string): void {
     const stores = this.#requireStores()
-    stores[this.#partitioner(Buffer.from(key, 'utf8'), stores.length)]?.delete(key)
+    this.#store(this.#partitioner(Buffer.from(key, 'utf8'), stores.length), key).delete(key)
   }
 
-  /** Progress per partition. */
+  /** Progress per replicated partition. */
   stats(): ViewStats {
-    return { table: this.table, state: this.state, partitions: this.#stats.map((s) => ({ ...s })), reconnects: this.#reconnects }
+    const partitions = [...this.#stats.values()].sort((a, b) => a.partition - b.partition).map((s) => ({ ...s }))
+    return { table: this.table, state: this.state, partitions, reconnects: this.#reconnects }
   }
 
-  #requireStores(): Store[] {
+  #requireStores(): (Store | undefined)[] {
     if (this.#stores.length === 0) {
       throw new TributaryError('TRIB_VIEW_NOT_READY', `view of ${this.table} has no stores yet: call run() and await waitRunning()`, { retriable: true, details: { topic: this.table } })
     }
     return this.#stores
+  }
+
+  /** The store of partition `p`, which must be replicated. */
+  #store(p: number, key: string): Store {
+    const store = this.#stores[p]
+    if (store === undefined) {
+      throw new TributaryError('TRIB_INVALID_ARGUMENT', `view of ${this.table}: key ${JSON.stringify(key)} is in partition ${p}, which this view does not replicate`, {
+        details: { topic: this.table, partition: p, key },
+      })
+    }
+    return store
+  }
+
+  #partitionSet(partitions: readonly number[]): Set<number> {
+    for (const p of partitions) {
+      if (!Number.isInteger(p) || p < 0) throw new TributaryError('TRIB_INVALID_ARGUMENT', `view of ${this.table}: partition ${String(p)} is not a partition number`)
+    }
+    return new Set(partitions)
+  }
+
+  /** Partition numbers with an open store, ascending. */
+  #replicated(): number[] {
+    const out: number[] = []
+    for (let p = 0; p < this.#stores.length; p++) if (this.#stores[p] !== undefined) out.push(p)
+    return out
+  }
+
+  /** Opens the stores of wanted partitions (side by side) and closes the others. */
+  async #syncStores(): Promise<void> {
+    const count = this.#stores.length
+    const wanted = this.#wanted
+    for (const p of wanted ?? []) {
+      if (p >= count) throw new TributaryError('TRIB_INVALID_ARGUMENT', `view of ${this.table}: partition ${p} does not exist (the table has ${count})`, { details: { topic: this.table, partition: p } })
+    }
+    for (let p = 0; p < count; p++) {
+      const store = this.#stores[p]
+      if (store === undefined || wanted === undefined || wanted.has(p)) continue
+      this.#stores[p] = undefined
+      this.#stats.delete(p)
+      await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
+    }
+    const opening: Promise<void>[] = []
+    for (let p = 0; p < count; p++) {
+      if (this.#stores[p] !== undefined || (wanted !== undefined && !wanted.has(p))) continue
+      opening.push(
+        (async () => {
+          const store = await this.#storage({ topic: this.table, partition: p, role: 'view' })
+          this.#stores[p] = store
+          this.#stats.set(p, { partition: p, offset: store.offset() ?? 0, hwm: 0, updates: 0 })
+        })(),
+      )
+    }
+    const results = await Promise.allSettled(opening)
+    for (const r of results) if (r.status === 'rejected') throw r.reason
   }
 
   async #run(): Promise<void> {
@@ -223,22 +308,25 @@ export class View<V = unknown> {
           throw new TributaryError('TRIB_LOG_UNKNOWN_TOPIC', err.message, { retriable: true, cause: err, details: { topic: this.table } })
         }
       })
-      for (let p = 0; p < partitions; p++) {
-        this.#stores.push(await this.#storage({ topic: this.table, partition: p, role: 'view' }))
-        this.#stats.push({ partition: p, offset: 0, hwm: 0, updates: 0 })
-      }
+      this.#stores = new Array<Store | undefined>(partitions).fill(undefined)
       for (;;) {
         signal.throwIfAborted()
+        const resync = (this.#resync = new AbortController())
+        const connection = AbortSignal.any([signal, resync.signal])
         try {
-          await this.#follow(signal)
+          await this.#syncStores()
+          await this.#follow(connection)
         } catch (err) {
           if (signal.aborted) throw signal.reason
+          if (resync.signal.aborted) continue
           if (!this.#autoReconnect || !isTransient(err)) throw err
           this.#reconnects++
           const delay = this.#backoff.next()
           this.#logger.warn({ err, delay }, 'view lost its connection; serving the last state and reconnecting')
           this.#signal.set('connecting')
-          await sleep(delay, signal)
+          await sleep(delay, connection).catch((reason: unknown) => {
+            if (signal.aborted) throw reason
+          })
         }
       }
     } catch (err) {
@@ -271,24 +359,37 @@ export class View<V = unknown> {
     // Stores stay readable until here; afterwards reads throw TRIB_VIEW_NOT_READY.
     const stores = this.#stores
     this.#stores = []
-    for (const store of stores) await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
+    this.#stats.clear()
+    for (const store of stores) if (store !== undefined) await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
   }
 
   /** One connection: a group-less reader from the stores' offsets, applying updates until an error. */
   async #follow(signal: AbortSignal): Promise<void> {
+    signal.throwIfAborted()
     this.#signal.set('connecting')
-    const [starts, ends] = await Promise.all([this.#log.offsets.startOffsets(this.table), this.#log.offsets.endOffsets(this.table)])
-    for (let p = 0; p < this.#stores.length; p++) {
-      // A store ahead of its topic belongs to an older incarnation of the topic: start over.
-      if ((this.#stores[p].offset() ?? 0) > (ends[p] ?? 0)) this.#stores[p].clear()
+    const partitions = this.#replicated()
+    if (partitions.length === 0) {
+      // Nothing to replicate (a processor with no partitions assigned): idle until the set changes.
+      this.#signal.set('running')
+      await new Promise<never>((_, reject) => {
+        if (signal.aborted) reject(signal.reason)
+        signal.addEventListener('abort', () => reject(signal.reason), { once: true })
+      })
     }
-    const from = (p: number): number => Math.max(this.#stores[p].offset() ?? 0, starts[p] ?? 0)
-    const reader = this.#log.reader({ topic: this.table, from: new Map(this.#stores.map((_, p) => [p, from(p)])), clientId: this.#clientId })
+    const [starts, ends] = await Promise.all([this.#log.offsets.startOffsets(this.table), this.#log.offsets.endOffsets(this.table)])
+    const stores = this.#stores as Store[]
+    for (const p of partitions) {
+      // A store ahead of its topic belongs to an older incarnation of the topic: start over.
+      if ((stores[p].offset() ?? 0) > (ends[p] ?? 0)) stores[p].clear()
+    }
+    const from = (p: number): number => Math.max(stores[p].offset() ?? 0, starts[p] ?? 0)
+    const reader = this.#log.reader({ topic: this.table, partitions, from: new Map(partitions.map((p) => [p, from(p)])), clientId: this.#clientId })
     try {
       let hwm = ends
-      for (let p = 0; p < hwm.length && p < this.#stats.length; p++) {
-        this.#stats[p].hwm = hwm[p]
-        this.#stats[p].offset = from(p)
+      for (const p of partitions) {
+        const stats = this.#stats.get(p) as ViewPartitionStats
+        stats.hwm = hwm[p] ?? 0
+        stats.offset = from(p)
       }
       this.#signal.set('catching-up')
       let polls = 0
@@ -303,7 +404,7 @@ export class View<V = unknown> {
         if (this.state === 'catching-up') {
           // Re-read the end every few polls while catching up: writers may have appended meanwhile.
           if (++polls % 20 === 0) hwm = await this.#log.offsets.endOffsets(this.table)
-          if (this.#caughtUp(reader, hwm)) this.#signal.set('running')
+          if (this.#caughtUp(reader, partitions, hwm)) this.#signal.set('running')
         }
       }
     } finally {
@@ -311,9 +412,9 @@ export class View<V = unknown> {
     }
   }
 
-  #caughtUp(reader: LogReader, hwm: number[]): boolean {
-    for (let p = 0; p < this.#stores.length; p++) {
-      const offset = this.#stores[p].offset() ?? 0
+  #caughtUp(reader: LogReader, partitions: number[], hwm: number[]): boolean {
+    for (const p of partitions) {
+      const offset = this.#stores[p]?.offset() ?? 0
       const position = reader.position({ topic: this.table, partition: p }) ?? 0
       if (Math.max(offset, position) < (hwm[p] ?? 0)) return false
     }
@@ -335,7 +436,7 @@ export class View<V = unknown> {
       if (next <= from) continue
       const changes = toChanges(slice, from, Number.MAX_SAFE_INTEGER)
       store.write(changes, next)
-      const stats = this.#stats[partition]
+      const stats = this.#stats.get(partition) as ViewPartitionStats
       stats.offset = next
       if (next > stats.hwm) stats.hwm = next
       stats.updates += changes.length

@@ -206,6 +206,68 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       await run
     })
 
+    it('replicates only the assigned partitions of a joined table, and follows the assignment on takeover', async () => {
+      const t = await topic(4, 'visits')
+      const users = `users-${uid()}-table`
+      await log.admin.createTopic({ name: users, partitions: 4, cleanupPolicy: 'compact' })
+      const names = Array.from({ length: 40 }, (_, i) => `u${i}`)
+      const userEmitter = new Emitter(log, users, str)
+      for (const name of names) userEmitter.emit(name, `name of ${name}`)
+      await userEmitter.close()
+      const group = `joinsplit-${uid()}`
+      const graph = defineGroup(
+        group,
+        input(t, str, (ctx: Context<string>) => ctx.setValue(ctx.join<string>(users) ?? 'missing')),
+        join(users, str),
+        persist(codecs.json<string>()),
+      )
+      const rebalances: RebalanceEvent[][] = [[], []]
+      const trackers = [new CommitTracker(), new CommitTracker()]
+      const make = (i: number) =>
+        new Processor(log, graph, {
+          storage: memoryStore(),
+          viewStorage: memoryStore(),
+          commitIntervalMs: 50,
+          onCommit: trackers[i].onCommit,
+          onRebalance: (e) => rebalances[i].push(e),
+          clientId: `joiner-${i}`,
+        })
+      const owned = (i: number): number[] => {
+        const set = new Set<number>()
+        for (const e of rebalances[i]) for (const p of e.partitions) (e.type === 'assigned' ? set.add(p) : set.delete(p))
+        return [...set].sort()
+      }
+      const replicated = async (p: Processor): Promise<number[]> => (await p.stats()).views[0].partitions.map((s) => s.partition)
+      const a = make(0)
+      const b = make(1)
+      const ra = a.run()
+      const rb = b.run()
+      const split = new Events()
+      const stop = [a, b].map((p) => p.observeStateChanges(split.emit))
+      await split.until(() => a.state === 'running' && b.state === 'running' && owned(0).length === 2 && owned(1).length === 2, timeout, 'a 2/2 split')
+      stop.forEach((s) => s())
+      await produce(t, names)
+      await trackers[0].caughtUp(log, t, timeout, [trackers[1]])
+      assert.deepEqual(await replicated(a), owned(0), 'instance a replicates its own partitions of the join')
+      assert.deepEqual(await replicated(b), owned(1), 'instance b replicates its own partitions of the join')
+      let table = await readTable(log, `${group}-table`)
+      for (const name of names) assert.equal(table[name], `name of ${name}`)
+      // Renamed before the takeover: the survivor must join against the current rows of b's partitions too.
+      const renamer = new Emitter(log, users, str)
+      for (const name of names) renamer.emit(name, `new name of ${name}`)
+      await renamer.close()
+      await b.stop()
+      await rb
+      await produce(t, names)
+      await trackers[0].caughtUp(log, t, timeout)
+      assert.deepEqual(owned(0), [0, 1, 2, 3])
+      assert.deepEqual(await replicated(a), [0, 1, 2, 3], 'the survivor now replicates every partition of the join')
+      table = await readTable(log, `${group}-table`)
+      for (const name of names) assert.equal(table[name], `new name of ${name}`)
+      await a.stop()
+      await ra
+    })
+
     it('rejects a join table that is not co-partitioned', async () => {
       const t = await topic(2)
       const table = `t-${uid()}-table`
@@ -398,6 +460,40 @@ export function runProcessorSuite(name: string, open: () => Promise<Log>, option
       assert.ok((await processor.stats()).restarts >= 1)
       for (let i = 0; i < 10; i++) assert.equal(processor.get<{ n: number }>(`k${i}`)?.n, 10)
       await processor.stop()
+      await run
+    })
+
+    it('a view of some partitions serves those, refuses the others by name, and changes its set', async () => {
+      const table = `partial-${uid()}-table`
+      await log.admin.createTopic({ name: table, partitions: 2, cleanupPolicy: 'compact' })
+      const emitter = new Emitter(log, table, num)
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`)
+      const partitionOf = new Map<string, number>()
+      for (const [i, key] of keys.entries()) partitionOf.set(key, (await emitter.emitSync(key, i)).partition)
+      await emitter.close()
+      const inOne = keys.filter((k) => partitionOf.get(k) === 1)
+      const inZero = keys.filter((k) => partitionOf.get(k) === 0)
+      assert.ok(inOne.length > 0 && inZero.length > 0)
+      const view = new View(log, table, num, { storage: memoryStore(), partitions: [1] })
+      const run = view.run()
+      await view.waitRunning()
+      assert.equal(view.get(inOne[0]), keys.indexOf(inOne[0]))
+      assert.throws(
+        () => view.get(inZero[0]),
+        (err) => err instanceof TributaryError && err.code === 'TRIB_INVALID_ARGUMENT' && /partition 0, which this view does not replicate/.test(err.message),
+      )
+      assert.deepEqual([...view.iterator()].map(([k]) => k).sort(), [...inOne].sort())
+      assert.deepEqual(view.stats().partitions.map((p) => p.partition), [1])
+      view.replicate([0])
+      assert.equal(view.state, 'connecting', 'a new set leaves running at once')
+      await view.waitRunning()
+      assert.equal(view.get(inZero[0]), keys.indexOf(inZero[0]))
+      assert.throws(() => view.get(inOne[0]), (err) => err instanceof TributaryError && err.code === 'TRIB_INVALID_ARGUMENT')
+      view.replicate('all')
+      await view.waitRunning()
+      assert.deepEqual([...view.iterator()].map(([k]) => k).sort(), [...keys].sort())
+      assert.throws(() => view.replicate([-1]), (err) => err instanceof TributaryError && err.code === 'TRIB_INVALID_ARGUMENT')
+      await view.stop()
       await run
     })
 
