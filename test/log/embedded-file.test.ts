@@ -188,6 +188,61 @@ describe('embedded file log', () => {
     await log.close()
   })
 
+  it('merges compacted segments instead of leaving small and empty files, keeping offsets and the start', async () => {
+    let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'counts', partitions: 1, cleanupPolicy: 'compact', configs: { 'segment.bytes': '2048', 'delete.retention.ms': '0' } })
+    const producer = log.producer()
+    const sent: { key: string; value: string; offset: number }[] = []
+    for (let i = 0; i < 600; i++) {
+      const key = `k${i % 5}`
+      const [meta] = await producer.send({ topic: 'counts', key, value: `v${i}` })
+      sent.push({ key, value: `v${i}`, offset: meta.offset })
+    }
+    const partitionDir = path.join(dir, 'topics', 'counts', '0')
+    const segmentFiles = (): string[] => fs.readdirSync(partitionDir).filter((n) => n.endsWith('.log')).sort()
+    const before = segmentFiles()
+    assert.ok(before.length > 10, `many segments before compaction (${before.length})`)
+    log.runCleaner(true)
+    const after = segmentFiles()
+    assert.ok(after.length <= 3, `compaction merged the closed segments: ${before.length} → ${after.length} files`)
+    assert.equal(after[0], before[0], 'the first segment stays, so the log start offset does not move')
+    assert.deepEqual(await log.offsets.startOffsets('counts'), [0])
+    assert.deepEqual(await log.offsets.endOffsets('counts'), [600])
+    const latest = new Map<string, { value: string; offset: number }>()
+    for (const s of sent) latest.set(s.key, { value: s.value, offset: s.offset })
+    const read = await readAll(log, 'counts')
+    const last = new Map(read.map((r) => [r.key?.toString() ?? '', { value: r.value?.toString() ?? '', offset: r.offset }]))
+    assert.deepEqual(Object.fromEntries(last), Object.fromEntries(latest), 'the latest value of every key, at its original offset')
+    assert.ok(read.length < 40, `superseded records are gone (${read.length} left)`)
+    await log.close()
+    log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    assert.deepEqual((await readAll(log, 'counts')).map((r) => r.offset), read.map((r) => r.offset), 'the same after a restart')
+    await log.close()
+  })
+
+  it('drops the segments a crash left behind in the middle of a merge', async () => {
+    let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'counts', partitions: 1, cleanupPolicy: 'compact', configs: { 'segment.bytes': '1024', 'delete.retention.ms': '0' } })
+    const producer = log.producer()
+    for (let i = 0; i < 300; i++) await producer.send({ topic: 'counts', key: `k${i % 3}`, value: `v${i}` })
+    await log.close()
+    const partitionDir = path.join(dir, 'topics', 'counts', '0')
+    const saved = path.join(dir, 'saved')
+    fs.cpSync(partitionDir, saved, { recursive: true })
+    log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    log.runCleaner(true)
+    const merged = new Set(fs.readdirSync(partitionDir))
+    const expected = (await readAll(log, 'counts')).map((r) => [r.offset, r.key?.toString(), r.value?.toString()])
+    await log.close()
+    // As if the process died after writing the merged segment but before removing the others.
+    for (const name of fs.readdirSync(saved)) if (!merged.has(name)) fs.copyFileSync(path.join(saved, name), path.join(partitionDir, name))
+    assert.ok(fs.readdirSync(partitionDir).length > merged.size, 'leftover segments are back')
+    log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    assert.deepEqual((await readAll(log, 'counts')).map((r) => [r.offset, r.key?.toString(), r.value?.toString()]), expected, 'no duplicates, no gaps')
+    assert.deepEqual(new Set(fs.readdirSync(partitionDir)), merged, 'the leftovers were removed on open')
+    await log.close()
+  })
+
   it('keeps compaction results across a restart and rejects keyless records on compacted topics', async () => {
     let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
     await log.admin.createTopic({ name: 'table', partitions: 1, cleanupPolicy: 'compact', configs: { 'segment.bytes': '64', 'delete.retention.ms': '0' } })

@@ -104,6 +104,22 @@ export function encodeBatch(records: readonly StoredInput[]): Buffer {
   return buf
 }
 
+/**
+ * A batch of no records whose offset is `nextOffset - 1`: it moves a segment's end up to
+ * `nextOffset` when compaction removed the records at the end (Kafka's cleaner keeps an empty batch
+ * for the same reason). Readers skip it.
+ */
+export function encodeEndMarker(nextOffset: number): Buffer {
+  const buf = Buffer.alloc(BATCH_PREFIX + BODY_HEADER)
+  writeU64(buf, 0, nextOffset - 1)
+  buf.writeUInt32BE(buf.length - 12, 8)
+  buf[16] = MAGIC
+  buf.writeUInt32BE(0, 18)
+  buf.writeDoubleBE(0, 22)
+  buf.writeUInt32BE(crc32(buf.subarray(BATCH_PREFIX)), 12)
+  return buf
+}
+
 function writeBytes(buf: Buffer, pos: number, bytes: Buffer | null): number {
   if (bytes === null) {
     buf.writeInt32BE(-1, pos)

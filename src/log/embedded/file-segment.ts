@@ -13,7 +13,7 @@ import path from 'node:path'
 import type { Logger } from '../../core/logger.ts'
 import type { Record } from '../../core/record.ts'
 import { TributaryError } from '../../core/errors.ts'
-import { checkBatch, decodeBatch, encodeBatch, type StoredInput } from './batch-codec.ts'
+import { checkBatch, decodeBatch, encodeBatch, encodeEndMarker, recordSize, type StoredInput } from './batch-codec.ts'
 import { floorIndex, type Segment, type SegmentStore } from './segment.ts'
 
 const INDEX_ENTRY = 16
@@ -276,17 +276,24 @@ export class FileSegmentStore implements SegmentStore {
     return new FileSegment(this.#options, baseOffset, true)
   }
 
-  replace(segment: Segment, records: readonly StoredInput[]): Segment {
+  replace(segment: Segment, records: readonly StoredInput[], nextOffset: number): Segment {
     const old = segment as FileSegment
     const tmpOptions = { ...this.#options }
     const cleaned = `${old.logPath}.cleaned`
     const cleanedIndex = `${old.indexPath}.cleaned`
     // Write the compacted copy beside the original, then swap it in with renames.
     const fd = fs.openSync(cleaned, 'w')
-    if (records.length > 0) {
-      const batch = encodeBatch(records)
-      fs.writeSync(fd, batch)
+    // Batches of about half a read chunk, so that reading from any offset decodes little.
+    for (let start = 0; start < records.length; ) {
+      let end = start
+      let bytes = 0
+      while (end < records.length && (end === start || bytes + recordSize(records[end]) <= READ_CHUNK / 2)) bytes += recordSize(records[end++])
+      fs.writeSync(fd, encodeBatch(records.slice(start, end)))
+      start = end
     }
+    // The segment keeps its end: a merge is then recognisable after a crash (see PartitionLog).
+    const last = records.length > 0 ? records[records.length - 1].offset : segment.baseOffset - 1
+    if (last + 1 < nextOffset) fs.writeSync(fd, encodeEndMarker(nextOffset))
     fs.fsyncSync(fd)
     fs.closeSync(fd)
     fs.writeFileSync(cleanedIndex, Buffer.alloc(0))

@@ -4,11 +4,13 @@
  * Appends go to the active segment, which rolls by `segment.bytes` / `segment.ms` (checked at append
  * time, as Kafka does). Retention drops whole closed segments from the front; compaction rewrites
  * closed segments keeping only the latest record per key (and tombstones younger than
- * `delete.retention.ms`). The active segment is never cleaned.
+ * `delete.retention.ms`), merging neighbours whose survivors fit in one `segment.bytes` segment, as
+ * Kafka's cleaner groups segments, so compacted partitions do not pile up small or empty files. The
+ * active segment is never cleaned.
  * @module
  */
 import type { Record } from '../../core/record.ts'
-import type { StoredInput } from './batch-codec.ts'
+import { recordSize, type StoredInput } from './batch-codec.ts'
 import { floorIndex, type Segment, type SegmentStore } from './segment.ts'
 import type { TopicConfig } from './topic-config.ts'
 
@@ -36,6 +38,7 @@ export class PartitionLog {
     this.#config = config
     this.#store = store
     this.#segments = store.load()
+    this.#dropMergeLeftovers()
     if (this.#segments.length === 0) this.#segments.push(store.create(0))
     this.#bases = this.#segments.map((s) => s.baseOffset)
     const last = this.#segments[this.#segments.length - 1]
@@ -139,32 +142,59 @@ export class PartitionLog {
       all.push(records)
       for (const r of records) if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset)
     }
+    // Closed segments old enough to clean, from the front.
+    const lagMs = this.#config.minCompactionLagMs
+    let cleanable = 0
+    while (cleanable < this.#segments.length - 1 && !(lagMs > 0 && this.#segments[cleanable].maxTimestamp > now - lagMs)) cleanable++
+    const kept: StoredInput[][] = []
+    const keptBytes: number[] = []
     let removedRecords = 0
-    const closed = this.#segments.length - 1
-    for (let i = 0; i < closed; i++) {
-      const segment = this.#segments[i]
-      if (this.#config.minCompactionLagMs > 0 && segment.maxTimestamp > now - this.#config.minCompactionLagMs) break
-      const kept: StoredInput[] = []
+    for (let i = 0; i < cleanable; i++) {
+      const survivors: StoredInput[] = []
+      let bytes = 0
       for (const r of all[i]) {
         if (r.key === null || latest.get(r.key.toString('latin1')) !== r.offset) continue
         if (r.value === null && r.timestamp + this.#config.deleteRetentionMs <= now) continue
-        kept.push({ offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers })
+        const input: StoredInput = { offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers }
+        survivors.push(input)
+        bytes += recordSize(input)
       }
-      if (kept.length === all[i].length) {
-        this.#cleanedUpTo = Math.max(this.#cleanedUpTo, segment.nextOffset)
+      removedRecords += all[i].length - survivors.length
+      kept.push(survivors)
+      keptBytes.push(bytes)
+    }
+    // Group neighbours whose survivors fit in one segment; rewrite a group into its first segment.
+    const cleaned: Segment[] = []
+    let removedSegments = 0
+    for (let i = 0; i < cleanable; ) {
+      let j = i + 1
+      let bytes = keptBytes[i]
+      while (j < cleanable && bytes + keptBytes[j] <= this.#config.segmentBytes) bytes += keptBytes[j++]
+      if (j === i + 1 && kept[i].length === all[i].length) {
+        cleaned.push(this.#segments[i])
+        i = j
         continue
       }
-      removedRecords += all[i].length - kept.length
-      // Copy the bytes out of views into the old file before that file is replaced.
-      for (const k of kept) {
+      const records = kept.slice(i, j).flat()
+      // Copy the bytes out of views into the old files before those files are replaced.
+      for (const k of records) {
         if (k.key) k.key = Buffer.from(k.key)
         if (k.value) k.value = Buffer.from(k.value)
         if (k.headers.length > 0) k.headers = k.headers.map(([n, v]) => [n, Buffer.from(v)] as const)
       }
-      this.#segments[i] = this.#store.replace(segment, kept)
-      this.#cleanedUpTo = Math.max(this.#cleanedUpTo, this.#segments[i + 1].baseOffset)
+      // The merged segment is in place before the others go: a crash in between leaves segments
+      // that overlap it, which the next load drops (#dropMergeLeftovers).
+      cleaned.push(this.#store.replace(this.#segments[i], records, this.#segments[j].baseOffset))
+      for (let k = i + 1; k < j; k++) this.#store.remove(this.#segments[k])
+      removedSegments += j - i - 1
+      i = j
     }
-    return { removedSegments: 0, removedRecords }
+    if (cleanable > 0) {
+      this.#segments = [...cleaned, ...this.#segments.slice(cleanable)]
+      this.#bases = this.#segments.map((s) => s.baseOffset)
+      this.#cleanedUpTo = Math.max(this.#cleanedUpTo, this.#segments[cleaned.length].baseOffset)
+    }
+    return { removedSegments, removedRecords }
   }
 
   /** Adopts a changed configuration (e.g. after `alterConfigs`). */
@@ -180,6 +210,23 @@ export class PartitionLog {
   destroy(): void {
     this.close()
     this.#store.destroy()
+  }
+
+  /**
+   * Drops segments that start below the end of the segment before them: the rest of a merge that a
+   * crash interrupted after the merged segment was written (it holds their surviving records).
+   */
+  #dropMergeLeftovers(): void {
+    for (let i = 1; i < this.#segments.length; ) {
+      const previous = this.#segments[i - 1]
+      const segment = this.#segments[i]
+      if (segment.baseOffset >= previous.nextOffset) {
+        i++
+        continue
+      }
+      this.#store.remove(segment)
+      this.#segments.splice(i, 1)
+    }
   }
 
   #active(): Segment {

@@ -33,8 +33,11 @@ export interface SegmentStore {
   /** Segments that exist already (file mode after a restart), ascending. */
   load(): Segment[]
   create(baseOffset: number): Segment
-  /** Writes `records` as the new content of `segment` (for compaction) and returns the replacement. */
-  replace(segment: Segment, records: readonly StoredInput[]): Segment
+  /**
+   * Writes `records` as the new content of `segment` (for compaction, possibly merging the segments
+   * after it up to `end`, exclusive) and returns the replacement, whose `nextOffset` is `end`.
+   */
+  replace(segment: Segment, records: readonly StoredInput[], end: number): Segment
   remove(segment: Segment): void
   /** Removes everything of the partition. */
   destroy(): void
@@ -67,6 +70,7 @@ class MemorySegment implements Segment {
   #maxTimestamp = 0
   #rollTimestamp = 0
   #contiguous = true
+  #end = 0
 
   constructor(topic: string, partition: number, baseOffset: number) {
     this.#topic = topic
@@ -76,7 +80,12 @@ class MemorySegment implements Segment {
 
   get nextOffset(): number {
     const n = this.#offsets.length
-    return n === 0 ? this.baseOffset : this.#offsets[n - 1] + 1
+    return Math.max(this.#end, n === 0 ? this.baseOffset : this.#offsets[n - 1] + 1)
+  }
+
+  /** Moves the end up to `end` (compaction removed the records before it). */
+  endAt(end: number): void {
+    this.#end = end
   }
   get sizeBytes(): number {
     return this.#size
@@ -134,9 +143,10 @@ export class MemorySegmentStore implements SegmentStore {
     return new MemorySegment(this.#topic, this.#partition, baseOffset)
   }
 
-  replace(segment: Segment, records: readonly StoredInput[]): Segment {
+  replace(segment: Segment, records: readonly StoredInput[], end: number): Segment {
     const fresh = new MemorySegment(this.#topic, this.#partition, segment.baseOffset)
     fresh.append(records)
+    fresh.endAt(end)
     return fresh
   }
 
