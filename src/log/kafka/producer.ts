@@ -24,7 +24,8 @@
  * ```
  * @module
  */
-import { Producer, ProduceAcks, type MessageToProduce } from '@platformatic/kafka'
+import { ProduceAcks, type MessageToProduce } from '@platformatic/kafka'
+import { FastProducer } from './fast-producer.ts'
 import { TributaryError } from '../../core/errors.ts'
 import { toBytes, toHeaders, type ProduceRecord, type RecordMetadata } from '../../core/record.ts'
 import { resolvePartitioner, type Partitioner } from '../partitioner.ts'
@@ -59,7 +60,7 @@ interface AcceptedCall {
 
 /** {@link LogProducer} over a platformatic idempotent `Producer`. */
 export class KafkaProducer implements LogProducer {
-  readonly #client: Producer<Buffer, Buffer | null, Buffer, Buffer>
+  readonly #client: FastProducer<Buffer, Buffer | null, Buffer, Buffer>
   readonly #settings: KafkaSettings
   readonly #partitioner: Partitioner
   readonly #lingerMs: number
@@ -79,7 +80,7 @@ export class KafkaProducer implements LogProducer {
     this.#partitioner = resolvePartitioner(options.partitioner)
     this.#lingerMs = linger
     this.#onClose = onClose
-    this.#client = new Producer<Buffer, Buffer | null, Buffer, Buffer>({
+    this.#client = new FastProducer<Buffer, Buffer | null, Buffer, Buffer>({
       ...clientOptions(settings, 'producer'),
       // Ride out a broker restart (~20 s): platformatic retries a failed request as is, with the
       // same sequence numbers, so the broker drops a batch it had already written.
