@@ -99,11 +99,15 @@ function undeclared(graph: GroupGraph, problem: string, fix: string, details: { 
   return new TributaryError('TRIB_PROCESSOR_UNDECLARED', `group ${graph.group}: ${problem}; ${fix}`, { details: { group: graph.group, ...details } })
 }
 
-function decodeWith(edge: Edge, bytes: Buffer, what: string): unknown {
+/** Decodes a table value; `key` names it in the error (the message is built only on failure). */
+function decodeWith(edge: Edge, bytes: Buffer, key: string): unknown {
   try {
     return edge.codec.decode(bytes)
   } catch (err) {
-    throw new TributaryError('TRIB_CODEC', `cannot decode ${what}: ${(err as Error).message}`, { cause: err, details: { topic: edge.topic } })
+    throw new TributaryError('TRIB_CODEC', `cannot decode the ${edge.topic} value of key ${JSON.stringify(key)}: ${(err as Error).message}`, {
+      cause: err,
+      details: { topic: edge.topic, key },
+    })
   }
 }
 
@@ -156,7 +160,7 @@ export class MessageContext<S = unknown> implements Context<S> {
     const edge = this.#persist('value()')
     const bytes = this.#host.tableGet(this.key)
     if (bytes === undefined) return undefined
-    return decodeWith(edge, bytes, `the ${edge.topic} value of key ${JSON.stringify(this.key)}`) as S
+    return decodeWith(edge, bytes, this.key) as S
   }
 
   setValue(value: S): void {
@@ -198,7 +202,7 @@ export class MessageContext<S = unknown> implements Context<S> {
       throw undeclared(graph, `join(${JSON.stringify(table)}) of a table that is not joined`, hint, { table })
     }
     const bytes = this.#host.tableRead(table, this.key)
-    return bytes === undefined ? undefined : (decodeWith(edge, bytes, `the ${table} value of key ${JSON.stringify(this.key)}`) as V)
+    return bytes === undefined ? undefined : (decodeWith(edge, bytes, this.key) as V)
   }
 
   lookup<V = unknown>(table: string, key: string): V | undefined {
@@ -209,7 +213,7 @@ export class MessageContext<S = unknown> implements Context<S> {
       throw undeclared(graph, `lookup(${JSON.stringify(table)}) of a table that is not looked up`, hint, { table })
     }
     const bytes = this.#host.tableRead(table, key)
-    return bytes === undefined ? undefined : (decodeWith(edge, bytes, `the ${table} value of key ${JSON.stringify(key)}`) as V)
+    return bytes === undefined ? undefined : (decodeWith(edge, bytes, key) as V)
   }
 
   fail(reason: unknown): never {

@@ -106,7 +106,12 @@ function graphError(group: string, problem: string, fix: string): TributaryError
 export class GroupGraph {
   readonly group: Group
   readonly edges: readonly Edge[]
+  /** The group table edge, if the group persists state. */
+  readonly groupTableEdge: Edge | undefined
+  /** The loopback edge, if any. */
+  readonly loopEdge: Edge | undefined
   readonly #byTopic = new Map<string, Edge>()
+  readonly #byKind = new Map<EdgeKind, Map<string, Edge>>()
 
   constructor(group: Group, edges: readonly Edge[]) {
     this.group = group
@@ -115,7 +120,15 @@ export class GroupGraph {
       if (e.kind === 'loop') return { ...e, topic: loopStream(group) }
       return e
     })
-    for (const e of this.edges) if (!this.#byTopic.has(e.topic)) this.#byTopic.set(e.topic, e)
+    for (const e of this.edges) {
+      if (!this.#byTopic.has(e.topic)) this.#byTopic.set(e.topic, e)
+      let ofKind = this.#byKind.get(e.kind)
+      if (ofKind === undefined) this.#byKind.set(e.kind, (ofKind = new Map()))
+      if (!ofKind.has(e.topic)) ofKind.set(e.topic, e)
+    }
+    // Looked up per message: computed once.
+    this.groupTableEdge = this.edges.find((e) => e.kind === 'persist')
+    this.loopEdge = this.edges.find((e) => e.kind === 'loop')
   }
 
   /** The input stream edges (without the loop). */
@@ -133,16 +146,6 @@ export class GroupGraph {
 
   get lookupTables(): Edge[] {
     return this.edges.filter((e) => e.kind === 'lookup')
-  }
-
-  /** The group table edge, if the group persists state. */
-  get groupTableEdge(): Edge | undefined {
-    return this.edges.find((e) => e.kind === 'persist')
-  }
-
-  /** The loopback edge, if any. */
-  get loopEdge(): Edge | undefined {
-    return this.edges.find((e) => e.kind === 'loop')
   }
 
   /** `<group>-table`. */
@@ -163,7 +166,7 @@ export class GroupGraph {
   /** The edge of `topic` of the given kind, if declared. */
   edge(topic: string, kind?: EdgeKind): Edge | undefined {
     if (kind === undefined) return this.#byTopic.get(topic)
-    return this.edges.find((e) => e.topic === topic && e.kind === kind)
+    return this.#byKind.get(kind)?.get(topic)
   }
 
   /**

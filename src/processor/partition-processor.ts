@@ -95,8 +95,10 @@ export class PartitionProcessor implements ContextHost {
   readonly stats: PartitionStats
   readonly #env: PartitionEnv
   readonly #controller = new AbortController()
-  readonly #inputs = new Map<string, Edge>()
+  /** Per consumed topic: its edge, and its stats once a message arrived. */
+  readonly #inputs = new Map<string, { edge: Edge; stats?: InputStats }>()
   readonly #tableTopic: string | undefined
+  #tableStats: OutputStats | undefined
   #store: Store | undefined
   /** Table writes not yet in the store: value, or null for a delete. */
   readonly #dirty = new Map<string, Buffer | null>()
@@ -118,7 +120,7 @@ export class PartitionProcessor implements ContextHost {
     this.graph = graph
     this.partition = partition
     this.#env = env
-    for (const e of graph.edges) if (e.kind === 'input' || e.kind === 'loop') this.#inputs.set(e.topic, e)
+    for (const e of graph.edges) if (e.kind === 'input' || e.kind === 'loop') this.#inputs.set(e.topic, { edge: e })
     this.#tableTopic = graph.groupTableEdge?.topic
     this.stats = {
       partition,
@@ -175,7 +177,9 @@ export class PartitionProcessor implements ContextHost {
     const topic = this.#tableTopic as string
     this.#dirty.set(key, value)
     this.#unsent.set(key, { topic, partition: this.partition, key: keyBytes ?? key, value, timestamp })
-    this.#countOutput(topic, value)
+    const stats = (this.#tableStats ??= this.#outputStats(topic))
+    stats.count++
+    if (value !== null) stats.bytes += value.length
   }
 
   produce(record: OutRecord): void {
@@ -197,10 +201,10 @@ export class PartitionProcessor implements ContextHost {
    * `TRIB_PROCESSOR_CALLBACK` wrapping anything else it threw.
    */
   process(record: Record): void | Promise<void> {
-    const edge = this.#inputs.get(record.topic)
-    if (!edge) return this.#done(record)
-    let input = this.stats.input[record.topic]
-    if (!input) input = this.stats.input[record.topic] = { count: 0, bytes: 0, lastOffset: -1 }
+    const consumed = this.#inputs.get(record.topic)
+    if (!consumed) return this.#done(record)
+    const edge = consumed.edge
+    const input = (consumed.stats ??= this.stats.input[record.topic] = { count: 0, bytes: 0, lastOffset: -1 })
     input.count++
     input.bytes += record.value === null ? 0 : record.value.length
     input.lastOffset = record.offset
@@ -259,10 +263,13 @@ export class PartitionProcessor implements ContextHost {
   }
 
   #countOutput(topic: string, value: Buffer | null): void {
-    let out = this.stats.output[topic]
-    if (!out) out = this.stats.output[topic] = { count: 0, bytes: 0 }
+    const out = this.#outputStats(topic)
     out.count++
     out.bytes += value === null ? 0 : value.length
+  }
+
+  #outputStats(topic: string): OutputStats {
+    return (this.stats.output[topic] ??= { count: 0, bytes: 0 })
   }
 
   // ---- flushing and committing
