@@ -8,8 +8,12 @@ import type { ProduceRecord } from '../core/record.ts'
 import { openLog, type Log } from '../log/index.ts'
 import { keyValue, logOption, nonNegativeInt, positiveInt } from './options.ts'
 
-async function withLog<T>(url: string, body: (log: Log) => Promise<T>): Promise<T> {
-  const log = await openLog(url, { cleanerIntervalMs: 0 })
+/**
+ * Opens the log for one command. `readOnly` (commands that only look) opens a `file:` log without
+ * taking it over, so they work beside the process that owns the directory.
+ */
+async function withLog<T>(url: string, body: (log: Log) => Promise<T>, readOnly = false): Promise<T> {
+  const log = await openLog(url, { cleanerIntervalMs: 0, readOnly })
   try {
     return await body(log)
   } finally {
@@ -34,7 +38,7 @@ export function logCommand(): Command {
           const end = await l.offsets.endOffsets(name)
           console.log(`${name}\tpartitions=${d.partitions}\tcleanup=${d.cleanupPolicy}\trecords=${end.reduce((a, b) => a + b, 0)}`)
         }
-      })
+      }, true)
     })
 
   log
@@ -67,7 +71,7 @@ export function logCommand(): Command {
         const d = await l.admin.describeTopic(topic)
         const [start, end] = [await l.offsets.startOffsets(topic), await l.offsets.endOffsets(topic)]
         console.log(JSON.stringify({ ...d, startOffsets: start, endOffsets: end }, null, 2))
-      })
+      }, true)
     })
 
   log
@@ -152,7 +156,7 @@ export function logCommand(): Command {
         }
         await consumer.close()
         console.error(`consumed ${printed} record(s) from ${topic}`)
-      })
+      }, !opts.commit)
     })
 
   log
@@ -167,7 +171,7 @@ export function logCommand(): Command {
           console.log(`${topic}\t${p.partition}\tcommitted=${p.committed}\tend=${p.end}\tlag=${p.lag}`)
         }
         console.log(`total lag ${total}`)
-      })
+      }, true)
     })
 
   return log

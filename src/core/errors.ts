@@ -35,6 +35,8 @@ export const ErrorCodes = {
   TRIB_LOG_CORRUPT: 'TRIB_LOG_CORRUPT',
   /** Another process holds the embedded log directory. */
   TRIB_LOG_LOCKED: 'TRIB_LOG_LOCKED',
+  /** A write to an embedded log opened read-only. */
+  TRIB_LOG_READ_ONLY: 'TRIB_LOG_READ_ONLY',
   /** The client, producer or consumer was already closed. */
   TRIB_CLOSED: 'TRIB_CLOSED',
   /** An operation did not finish within its timeout. */

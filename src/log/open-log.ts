@@ -31,6 +31,11 @@ export interface OpenLogOptions {
   clientId?: string
   /** Embedded: retention/compaction interval (ms). */
   cleanerIntervalMs?: number
+  /**
+   * `file:` logs: open read-only, beside the process that owns the directory (see
+   * `EmbeddedLogOptions.readOnly`). Other backends ignore it: their readers never lock anything.
+   */
+  readOnly?: boolean
 }
 
 /** Parses a log URL, or throws `TRIB_LOG_BAD_URL` saying which forms are accepted. */
@@ -70,7 +75,7 @@ export async function openLog(url: string, options: OpenLogOptions = {}): Promis
     case 'memory':
       return openEmbeddedLog({ mode: 'memory', logger: options.logger, cleanerIntervalMs: options.cleanerIntervalMs })
     case 'file':
-      return openEmbeddedLog({ mode: 'file', dir: location.dir, logger: options.logger, cleanerIntervalMs: options.cleanerIntervalMs })
+      return openEmbeddedLog({ mode: 'file', dir: location.dir, logger: options.logger, cleanerIntervalMs: options.cleanerIntervalMs, readOnly: options.readOnly })
     case 'kafka': {
       const { openKafkaLog } = await import('./kafka/index.ts')
       return openKafkaLog({

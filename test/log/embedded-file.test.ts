@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -163,6 +163,65 @@ describe('embedded file log', () => {
     fs.writeFileSync(path.join(dir, 'LOCK'), '999999')
     const again = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
     await again.close()
+  })
+
+  it('opens read-only beside the live owner: sees its data as of the open, refuses writes by name, touches nothing', async () => {
+    const owner = spawn(process.execPath, [path.join(import.meta.dirname, 'fixtures/owner.ts'), dir], { stdio: ['pipe', 'pipe', 'inherit'] })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        owner.on('error', reject)
+        owner.on('exit', (code) => reject(new Error(`the owner exited with ${code}`)))
+        owner.stdout.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+      })
+      assert.throws(() => openEmbeddedLog({ mode: 'file', dir }), (err: unknown) => isTributaryError(err, 'TRIB_LOG_LOCKED'))
+      // The owner is mid-append: half a batch at the end of the active segment.
+      fs.appendFileSync(segmentFile('orders', 0), Buffer.alloc(40, 9))
+      const files = (): string[] =>
+        fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort().map((f) => {
+          const stat = fs.statSync(path.join(dir, f))
+          return `${f} ${stat.isFile() ? stat.size : 'dir'} ${stat.isFile() ? fs.readFileSync(path.join(dir, f)).toString('base64') : ''}`
+        })
+      const before = files()
+
+      const log = openEmbeddedLog({ mode: 'file', dir, readOnly: true })
+      assert.deepEqual(await log.admin.listTopics(), ['orders'])
+      assert.equal((await log.offsets.endOffsets('orders')).reduce((a, b) => a + b, 0), 100)
+      const lag = await log.offsets.lag('billing', 'orders')
+      assert.equal(lag.reduce((n, p) => n + p.lag, 0), 40, 'the owner committed 60 of 100')
+      assert.deepEqual(await log.offsets.listGroups(), ['billing'])
+      assert.ok(log.readCommits(0).length > 0, 'the commit history reads')
+      const reader = log.reader({ topic: 'orders' })
+      let read = 0
+      for (let batch = await reader.poll({ timeoutMs: 50 }); batch.length > 0; batch = await reader.poll({ timeoutMs: 50 })) read += batch.length
+      assert.equal(read, 100, 'a reader sees every record, and not the torn tail')
+      await reader.close()
+      const looker = log.consumer({ groupId: 'billing', topics: ['orders'] })
+      const rest = await looker.poll({ timeoutMs: 500 })
+      assert.ok(rest.length > 0, 'a group consumer resumes from the owner commits')
+      const readOnly = (err: unknown): boolean => isTributaryError(err, 'TRIB_LOG_READ_ONLY') && err.message.includes(path.resolve(dir))
+      await assert.rejects(looker.commit(), readOnly)
+      await looker.close()
+      assert.throws(() => log.producer(), readOnly)
+      await assert.rejects(log.admin.createTopic({ name: 'more', partitions: 1 }), readOnly)
+      await assert.rejects(log.admin.deleteTopic('orders'), readOnly)
+      log.runCleaner(true)
+      await log.close()
+      assert.deepEqual(files(), before, 'no file was written, truncated, locked or removed')
+
+      // The CLI's looking commands open read-only too.
+      const cli = spawnSync(process.execPath, [path.join(import.meta.dirname, '../../src/cli/main.ts'), 'log', 'lag', 'billing', 'orders', '--log', `file:${dir}`], { encoding: 'utf8' })
+      assert.equal(cli.status, 0, cli.stderr)
+      assert.match(cli.stdout, /total lag 40/)
+    } finally {
+      owner.stdin.end()
+      await new Promise((resolve) => owner.once('exit', resolve))
+    }
+  })
+
+  it('refuses a read-only open of a directory that holds no log, naming it', () => {
+    const missing = path.join(dir, 'nothing-here')
+    assert.throws(() => openEmbeddedLog({ mode: 'file', dir: missing, readOnly: true }), (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && err.message.includes(missing))
+    assert.equal(fs.existsSync(missing), false, 'nothing was created')
   })
 
   it('drops old segments by retention.bytes and retention.ms, never the active one', async () => {

@@ -36,6 +36,11 @@ export interface EmbeddedBrokerOptions {
   fsync: 'always' | 'never'
   cleanerIntervalMs: number
   logger: Logger
+  /**
+   * `file` mode: look at a directory another process may own — no lock, no cleaner, nothing written,
+   * truncated or removed; the data as of the open. Writes throw `TRIB_LOG_READ_ONLY`.
+   */
+  readOnly?: boolean
 }
 
 interface Topic {
@@ -56,6 +61,7 @@ export class EmbeddedBroker {
   /** Waiters woken after every append. */
   readonly appended = new Set<() => void>()
   readonly logger: Logger
+  readonly readOnly: boolean
   readonly #options: EmbeddedBrokerOptions
   readonly #topics = new Map<string, Topic>()
   readonly #clients = new Set<Closable>()
@@ -68,7 +74,23 @@ export class EmbeddedBroker {
     this.mode = options.mode
     this.#options = options
     this.logger = options.logger
-    if (options.mode === 'file') {
+    this.readOnly = options.readOnly === true
+    if (this.readOnly && options.mode !== 'file') throw new TributaryError('TRIB_INVALID_ARGUMENT', 'only a file-mode embedded log can be opened read-only')
+    if (options.mode === 'file' && this.readOnly) {
+      if (!options.dir) throw new TributaryError('TRIB_INVALID_ARGUMENT', 'embedded log in file mode needs a directory')
+      this.#topicsDir = path.join(path.resolve(options.dir), 'topics')
+      if (!fs.existsSync(this.#topicsDir)) {
+        throw new TributaryError('TRIB_INVALID_ARGUMENT', `embedded log ${path.resolve(options.dir)} does not exist or holds no topics: nothing to read`, {
+          details: { dir: path.resolve(options.dir) },
+        })
+      }
+      try {
+        this.#loadTopics()
+      } catch (err) {
+        for (const topic of this.#topics.values()) for (const p of topic.partitions) p.close()
+        throw err
+      }
+    } else if (options.mode === 'file') {
       if (!options.dir) throw new TributaryError('TRIB_INVALID_ARGUMENT', 'embedded log in file mode needs a directory')
       this.#lock = lockDir(options.dir)
       this.#topicsDir = path.join(path.resolve(options.dir), 'topics')
@@ -76,15 +98,16 @@ export class EmbeddedBroker {
       if (this.#lock.unclean) this.logger.warn({ dir: options.dir }, 'embedded log was not closed cleanly; verifying active segments')
       this.#loadTopics()
     }
-    const offsets = this.#topics.get(OFFSETS_TOPIC) ?? this.#createTopic({
+    const offsetsSpec: TopicSpec = {
       name: OFFSETS_TOPIC,
       partitions: 1,
       cleanupPolicy: 'compact',
       configs: { 'segment.bytes': String(4 * 1024 * 1024), 'delete.retention.ms': '0' },
-    })
+    }
+    const offsets = this.#topics.get(OFFSETS_TOPIC) ?? (this.readOnly ? this.#openTopic(resolveTopicConfig(offsetsSpec)) : this.#createTopic(offsetsSpec))
     this.offsetStore = new OffsetStore(offsets.partitions[0])
     this.coordinator = new GroupCoordinator((topic) => this.#topics.get(topic)?.config.partitions ?? 0)
-    if (options.cleanerIntervalMs > 0) {
+    if (options.cleanerIntervalMs > 0 && !this.readOnly) {
       this.#cleaner = setInterval(() => this.clean(Date.now()), options.cleanerIntervalMs)
       this.#cleaner.unref()
     }
@@ -93,6 +116,7 @@ export class EmbeddedBroker {
   /** Creates a topic, or throws `TRIB_LOG_TOPIC_EXISTS`. */
   createTopic(spec: TopicSpec): TopicConfig {
     this.#ensureOpen()
+    this.assertWritable(`create topic ${spec?.name}`)
     if (spec?.name?.startsWith('__')) {
       throw new TributaryError('TRIB_INVALID_ARGUMENT', `topic ${spec.name}: names starting with '__' are reserved for internal topics`)
     }
@@ -148,6 +172,7 @@ export class EmbeddedBroker {
   /** Deletes a topic, its files and the offsets committed for it. */
   deleteTopic(name: string): void {
     this.#ensureOpen()
+    this.assertWritable(`delete topic ${name}`)
     this.requireTopic(name)
     const topic = this.#topics.get(name) as Topic
     this.#topics.delete(name)
@@ -217,13 +242,22 @@ export class EmbeddedBroker {
     return out
   }
 
+  /** Throws `TRIB_LOG_READ_ONLY` naming `op` and the directory when the log was opened read-only. */
+  assertWritable(op: string): void {
+    if (!this.readOnly) return
+    const dir = path.resolve(this.#options.dir as string)
+    throw new TributaryError('TRIB_LOG_READ_ONLY', `${op}: the embedded log ${dir} is open read-only; write through the process that owns it`, { details: { dir } })
+  }
+
   /** Forces every partition's data to stable storage. */
   sync(): void {
+    if (this.readOnly) return
     for (const topic of this.#topics.values()) for (const p of topic.partitions) p.sync()
   }
 
   /** One cleaner pass: retention for `delete` topics, compaction for `compact` topics. */
   clean(now: number, force = false): void {
+    if (this.readOnly) return
     for (const topic of this.#topics.values()) {
       for (const p of topic.partitions) {
         try {
@@ -280,6 +314,7 @@ export class EmbeddedBroker {
       logger: this.logger,
       fsync: this.#options.fsync,
       unclean: this.#lock?.unclean ?? false,
+      readOnly: this.readOnly,
     })
   }
 

@@ -90,6 +90,7 @@ export class EmbeddedConsumer implements GroupConsumer {
         )
       }
     }
+    this.#broker.assertWritable(`commit for group ${this.groupId}`)
     this.#broker.offsetStore.commit(this.groupId, list, Date.now())
   }
 

@@ -46,6 +46,13 @@ export interface EmbeddedLogOptions {
   fsync?: 'always' | 'never'
   /** How often retention and compaction run (ms). Default 15,000 (Kafka's cleaner backoff); 0 turns it off. */
   cleanerIntervalMs?: number
+  /**
+   * `file` mode only: open a directory that another process may own, to look at it — topics, offsets,
+   * lag, committed offsets, readers and group consumers that do not commit. Nothing is locked,
+   * written, truncated or cleaned; the log shows the data as of the open (open again to see more).
+   * Writes throw `TRIB_LOG_READ_ONLY`.
+   */
+  readOnly?: boolean
   logger?: Logger
 }
 
@@ -106,6 +113,7 @@ class EmbeddedLogImpl implements EmbeddedLog {
 
   producer(options?: ProducerOptions): LogProducer {
     this.#ensureOpen()
+    this.#broker.assertWritable('producer')
     const producer = new EmbeddedProducer(this.#broker, options)
     this.#broker.track(producer)
     return producer
@@ -152,13 +160,21 @@ class EmbeddedLogImpl implements EmbeddedLog {
 
 /** Opens an embedded log (memory by default). Throws `TRIB_LOG_LOCKED` if another process holds `dir`. */
 export function openEmbeddedLog(options: EmbeddedLogOptions = {}): EmbeddedLog {
-  const mode = options.mode ?? 'memory'
-  const broker = new EmbeddedBroker({
-    mode,
+  const brokerOptions = {
+    mode: options.mode ?? 'memory',
     dir: options.dir,
     fsync: options.fsync ?? 'never',
     cleanerIntervalMs: options.cleanerIntervalMs ?? 15_000,
     logger: options.logger ?? rootLogger().child({ component: 'embedded-log' }),
-  })
-  return new EmbeddedLogImpl(broker)
+    readOnly: options.readOnly,
+  } as const
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return new EmbeddedLogImpl(new EmbeddedBroker(brokerOptions))
+    } catch (err) {
+      // Read-only beside a live owner, a segment may go (retention, compaction) between listing and
+      // opening it: look again.
+      if (!options.readOnly || (err as NodeJS.ErrnoException).code !== 'ENOENT' || attempt === 3) throw err
+    }
+  }
 }

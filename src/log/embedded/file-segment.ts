@@ -14,7 +14,7 @@ import type { Logger } from '../../core/logger.ts'
 import type { Record } from '../../core/record.ts'
 import { TributaryError } from '../../core/errors.ts'
 import { checkBatch, decodeBatch, encodeBatch, encodeEndMarker, recordSize, type StoredInput } from './batch-codec.ts'
-import { floorIndex, type Segment, type SegmentStore } from './segment.ts'
+import { floorIndex, MemorySegment, type Segment, type SegmentStore } from './segment.ts'
 
 const INDEX_ENTRY = 16
 /** Write an index entry after at least this many log bytes. */
@@ -32,6 +32,17 @@ export interface FileSegmentOptions {
   fsync: 'always' | 'never'
   /** True when the previous process did not close the log cleanly: verify active segments fully. */
   unclean: boolean
+  /**
+   * Look without touching: files opened for reading, nothing truncated or removed, an invalid tail
+   * (the owner may be mid-append) just ends the segment. For a second process beside the owner.
+   */
+  readOnly?: boolean
+}
+
+function readOnlyError(options: FileSegmentOptions, op: string): TributaryError {
+  return new TributaryError('TRIB_LOG_READ_ONLY', `${op} ${options.topic}/${options.partition}: the embedded log is open read-only`, {
+    details: { dir: options.dir, topic: options.topic, partition: options.partition },
+  })
 }
 
 function baseName(baseOffset: number): string {
@@ -61,6 +72,11 @@ class FileSegment implements Segment {
     this.#next = baseOffset
     this.logPath = path.join(options.dir, `${baseName(baseOffset)}.log`)
     this.indexPath = path.join(options.dir, `${baseName(baseOffset)}.index`)
+    if (options.readOnly) {
+      this.#fd = fs.openSync(this.logPath, 'r')
+      this.#indexFd = -1
+      return
+    }
     const flags = create ? 'w+' : 'r+'
     this.#fd = fs.openSync(this.logPath, flags)
     this.#indexFd = fs.openSync(this.indexPath, create ? 'w+' : fs.existsSync(this.indexPath) ? 'r+' : 'w+')
@@ -86,7 +102,8 @@ class FileSegment implements Segment {
    */
   recover(verifyAll: boolean, active: boolean): void {
     const logSize = fs.fstatSync(this.#fd).size
-    const indexBytes = fs.readFileSync(this.indexPath)
+    const readOnly = this.#options.readOnly === true
+    const indexBytes = readOnly && !fs.existsSync(this.indexPath) ? Buffer.alloc(0) : fs.readFileSync(this.indexPath)
     let entries = Math.floor(indexBytes.length / INDEX_ENTRY)
     let scanFrom = 0
     let maxTimestamp = 0
@@ -112,7 +129,7 @@ class FileSegment implements Segment {
       this.#indexPositions.pop()
       entries--
     }
-    fs.ftruncateSync(this.#indexFd, entries * INDEX_ENTRY)
+    if (!readOnly) fs.ftruncateSync(this.#indexFd, entries * INDEX_ENTRY)
     this.#maxTimestamp = maxTimestamp
     this.#size = scanFrom
     this.#sinceIndex = INDEX_INTERVAL
@@ -135,6 +152,11 @@ class FileSegment implements Segment {
           )
           this.#corruptAt = at
           pos = logSize
+          break scan
+        }
+        if (!check.ok && readOnly) {
+          // The owner may be writing this batch right now: the segment ends here for this reader.
+          pos += p
           break scan
         }
         if (!check.ok) {
@@ -171,11 +193,13 @@ class FileSegment implements Segment {
     if (maxTs > this.#maxTimestamp) this.#maxTimestamp = maxTs
     this.#next = last + 1
     if (this.#sinceIndex >= INDEX_INTERVAL) {
-      const entry = Buffer.allocUnsafe(INDEX_ENTRY)
-      entry.writeUInt32BE(base - this.baseOffset, 0)
-      entry.writeUInt32BE(pos, 4)
-      entry.writeDoubleBE(this.#maxTimestamp, 8)
-      fs.writeSync(this.#indexFd, entry, 0, INDEX_ENTRY, this.#indexOffsets.length * INDEX_ENTRY)
+      if (this.#indexFd >= 0) {
+        const entry = Buffer.allocUnsafe(INDEX_ENTRY)
+        entry.writeUInt32BE(base - this.baseOffset, 0)
+        entry.writeUInt32BE(pos, 4)
+        entry.writeDoubleBE(this.#maxTimestamp, 8)
+        fs.writeSync(this.#indexFd, entry, 0, INDEX_ENTRY, this.#indexOffsets.length * INDEX_ENTRY)
+      }
       this.#indexOffsets.push(base)
       this.#indexPositions.push(pos)
       this.#sinceIndex = 0
@@ -184,6 +208,7 @@ class FileSegment implements Segment {
   }
 
   append(records: readonly StoredInput[]): void {
+    if (this.#options.readOnly) throw readOnlyError(this.#options, 'append to')
     if (records.length === 0) return
     this.appendEncoded(encodeBatch(records), records[0].offset, records[records.length - 1].offset, records)
   }
@@ -235,13 +260,14 @@ class FileSegment implements Segment {
   }
 
   sync(): void {
+    if (this.#indexFd < 0) return
     fs.fsyncSync(this.#fd)
     fs.fsyncSync(this.#indexFd)
   }
 
   close(): void {
     fs.closeSync(this.#fd)
-    fs.closeSync(this.#indexFd)
+    if (this.#indexFd >= 0) fs.closeSync(this.#indexFd)
   }
 }
 
@@ -251,17 +277,18 @@ export class FileSegmentStore implements SegmentStore {
 
   constructor(options: FileSegmentOptions) {
     this.#options = options
-    fs.mkdirSync(options.dir, { recursive: true })
+    if (!options.readOnly) fs.mkdirSync(options.dir, { recursive: true })
   }
 
   load(): Segment[] {
+    if (this.#options.readOnly && !fs.existsSync(this.#options.dir)) return []
     const bases = fs
       .readdirSync(this.#options.dir)
       .filter((name) => /^\d{20}\.log$/.test(name))
       .map((name) => Number(name.slice(0, 20)))
       .sort((a, b) => a - b)
     // Leftovers of an interrupted compaction are discarded; the originals are still complete.
-    for (const name of fs.readdirSync(this.#options.dir)) {
+    for (const name of this.#options.readOnly ? [] : fs.readdirSync(this.#options.dir)) {
       if (name.endsWith('.cleaned')) fs.rmSync(path.join(this.#options.dir, name), { force: true })
     }
     return bases.map((base, i) => {
@@ -273,10 +300,13 @@ export class FileSegmentStore implements SegmentStore {
   }
 
   create(baseOffset: number): Segment {
+    // Read-only, a partition without files yet is simply empty.
+    if (this.#options.readOnly) return new MemorySegment(this.#options.topic, this.#options.partition, baseOffset)
     return new FileSegment(this.#options, baseOffset, true)
   }
 
   replace(segment: Segment, records: readonly StoredInput[], nextOffset: number): Segment {
+    if (this.#options.readOnly) throw readOnlyError(this.#options, 'compact')
     const old = segment as FileSegment
     const tmpOptions = { ...this.#options }
     const cleaned = `${old.logPath}.cleaned`
@@ -308,11 +338,13 @@ export class FileSegmentStore implements SegmentStore {
   remove(segment: Segment): void {
     const file = segment as FileSegment
     file.close()
+    if (this.#options.readOnly) return // out of this view only
     fs.rmSync(file.logPath, { force: true })
     fs.rmSync(file.indexPath, { force: true })
   }
 
   destroy(): void {
+    if (this.#options.readOnly) throw readOnlyError(this.#options, 'delete')
     fs.rmSync(this.#options.dir, { recursive: true, force: true })
   }
 }

@@ -60,7 +60,8 @@ export function floorIndex(sorted: ArrayLike<number>, value: number, length = so
   return found
 }
 
-class MemorySegment implements Segment {
+/** A segment kept in memory. */
+export class MemorySegment implements Segment {
   readonly baseOffset: number
   readonly #records: LogRecord[] = []
   readonly #offsets: number[] = []
