@@ -4,9 +4,10 @@
  * `poll-interval`, and its end offsets every `offset-refresh`. Tombstones (offsets deleted with their
  * topic) delete the partition's commits; topics that vanished are deleted from storage.
  *
- * The embedded log lives in one process, so the monitor must share the `Log` object with the
- * application (`createMonitor(config, { logs: { local: log } })`), or own the log directory itself
- * (`tributary monitor` opening `file:./.tributary`).
+ * The embedded log lives in one process: the monitor shares the `Log` object with the application
+ * (`new Monitor(config, { logs: { local: log } })`), owns the log directory itself, or, when another
+ * process owns it, reads fresh read-only snapshots of it (`log` is then a function returning the
+ * current snapshot; see `embedded-snapshots.ts`).
  *
  * @example
  * ```ts
@@ -36,15 +37,15 @@ const BATCH = 10_000
 /** Reads an embedded log's commits and end offsets into storage. */
 export class EmbeddedOffsetSource implements OffsetSource {
   readonly config: ClusterConfig
-  readonly #log: EmbeddedLog
+  readonly #log: () => EmbeddedLog
   readonly #deps: EmbeddedSourceDeps
   readonly #controller = new AbortController()
   #next = 0
   #loops: Promise<void>[] = []
 
-  constructor(config: ClusterConfig, log: EmbeddedLog, deps: EmbeddedSourceDeps) {
+  constructor(config: ClusterConfig, log: EmbeddedLog | (() => EmbeddedLog), deps: EmbeddedSourceDeps) {
     this.config = config
-    this.#log = log
+    this.#log = typeof log === 'function' ? log : () => log
     this.#deps = deps
   }
 
@@ -72,13 +73,14 @@ export class EmbeddedOffsetSource implements OffsetSource {
   /** Reads the end offsets of every topic now. */
   async refreshEndOffsets(): Promise<void> {
     const cluster = this.config.name
-    const topics = await this.#log.admin.listTopics()
+    const log = this.#log()
+    const topics = await log.admin.listTopics()
     const present = new Set(topics)
     for (const known of this.#deps.storage.topics(cluster) ?? []) if (!present.has(known)) this.#deps.storage.deleteTopic(cluster, known)
     for (const topic of topics) {
       let ends: number[]
       try {
-        ends = await this.#log.offsets.endOffsets(topic)
+        ends = await log.offsets.endOffsets(topic)
       } catch {
         continue // deleted meanwhile
       }
@@ -88,7 +90,7 @@ export class EmbeddedOffsetSource implements OffsetSource {
 
   /** Applies the commits stored since the last call; returns how many records were read. */
   readCommits(): number {
-    const records = this.#log.readCommits(this.#next, BATCH)
+    const records = this.#log().readCommits(this.#next, BATCH)
     for (const c of records) {
       if (c.offset === null) {
         this.#deps.ingest.deleteOffset(c.group, c.topic, c.partition)
@@ -101,7 +103,7 @@ export class EmbeddedOffsetSource implements OffsetSource {
   }
 
   #skip(): number {
-    const records = this.#log.readCommits(this.#next, BATCH)
+    const records = this.#log().readCommits(this.#next, BATCH)
     if (records.length > 0) this.#next = records[records.length - 1].position + 1
     return records.length
   }

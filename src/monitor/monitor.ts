@@ -14,13 +14,14 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { sleep } from '../core/backoff.ts'
-import { TributaryError } from '../core/errors.ts'
+import { TributaryError, isTributaryError } from '../core/errors.ts'
 import { rootLogger, type Logger } from '../core/logger.ts'
 import { metricsRegistry } from '../core/metrics.ts'
-import { openLog, type EmbeddedLog, type Log } from '../log/index.ts'
+import { openLog, parseLogUrl, type EmbeddedLog, type Log } from '../log/index.ts'
 import { Registry } from 'prom-client'
 import { buildApi, type MonitorView } from './api.ts'
 import type { ClusterConfig, MonitorConfig } from './config.ts'
+import { EmbeddedSnapshots } from './embedded-snapshots.ts'
 import { EmbeddedOffsetSource } from './embedded-source.ts'
 import { Evaluator } from './evaluator.ts'
 import { OffsetIngest } from './ingest.ts'
@@ -71,6 +72,7 @@ export class Monitor implements MonitorView {
   readonly #opened: Log[] = []
   /** Embedded logs by cluster name (shared or opened here). */
   readonly #clusterLogs = new Map<string, Log>()
+  readonly #snapshots: EmbeddedSnapshots[] = []
   readonly #controller = new AbortController()
   #elector: LeaderElector | undefined
   #notifyLoop: Promise<void> | undefined
@@ -167,6 +169,7 @@ export class Monitor implements MonitorView {
     await Promise.all([...this.#sources.values()].map((s) => s.stop().catch((err: unknown) => this.logger.warn({ err }, 'stopping a source failed'))))
     await this.#app?.close()
     for (const log of this.#opened) await log.close().catch(() => {})
+    for (const snapshots of this.#snapshots) await snapshots.close()
   }
 
   // ---- MonitorView ------------------------------------------------------------------------
@@ -217,7 +220,19 @@ export class Monitor implements MonitorView {
       kafkaSource = new KafkaOffsetSource(cluster, { storage: this.storage, ingest, logger })
       return kafkaSource
     }
-    const log = this.#options.logs?.[cluster.name] ?? (await this.#open(cluster.log))
+    const given = this.#options.logs?.[cluster.name]
+    let log: Log
+    try {
+      log = given ?? (await this.#open(cluster.log))
+    } catch (err) {
+      const location = parseLogUrl(cluster.log)
+      if (!isTributaryError(err, 'TRIB_LOG_LOCKED') || location.backend !== 'file') throw err
+      // An app owns the directory: watch it through read-only snapshots, fresh every poll interval.
+      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; reading read-only snapshots of it')
+      const snapshots = new EmbeddedSnapshots(location.dir, cluster.pollIntervalMs, logger)
+      this.#snapshots.push(snapshots)
+      return new EmbeddedOffsetSource(cluster, () => snapshots.current(), { storage: this.storage, ingest, logger })
+    }
     this.#clusterLogs.set(cluster.name, log)
     if (!isEmbedded(log)) {
       throw new TributaryError('TRIB_MONITOR_CONFIG', `clusters.${cluster.name}.log: ${cluster.log} is not an embedded log; use servers: or a kafka:// URL for Kafka`)
