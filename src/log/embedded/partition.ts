@@ -6,13 +6,25 @@
  * closed segments keeping only the latest record per key (and tombstones younger than
  * `delete.retention.ms`), merging neighbours whose survivors fit in one `segment.bytes` segment, as
  * Kafka's cleaner groups segments, so compacted partitions do not pile up small or empty files. The
- * active segment is never cleaned.
+ * active segment is never cleaned. A pass holds the latest offset per key and one group's survivors
+ * in memory, not the partition.
  * @module
  */
 import type { Record } from '../../core/record.ts'
 import { recordSize, type StoredInput } from './batch-codec.ts'
 import { floorIndex, type Segment, type SegmentStore } from './segment.ts'
 import type { TopicConfig } from './topic-config.ts'
+
+/** Calls `fn` for every record of `segment`, reading a bounded number at a time. */
+function forEachRecord(segment: Segment, fn: (record: Record) => void): void {
+  const chunk: Record[] = []
+  for (let from = segment.baseOffset; ; ) {
+    chunk.length = 0
+    if (segment.read(from, 8_192, chunk) === 0) return
+    for (const r of chunk) fn(r)
+    from = chunk[chunk.length - 1].offset + 1
+  }
+}
 
 /** What a compaction or retention pass did, for logs and tests. */
 export interface CleanResult {
@@ -134,34 +146,34 @@ export class PartitionLog {
   compact(now: number, force = false): CleanResult {
     if (this.#config.cleanupPolicy !== 'compact' || this.#segments.length < 2) return { removedSegments: 0, removedRecords: 0 }
     if (!force && this.dirtyRatio() < this.#config.minCleanableDirtyRatio) return { removedSegments: 0, removedRecords: 0 }
+    // Three passes, holding at most the latest offset per key and one group's survivors in memory:
+    // the latest offset of every key (the whole partition); what survives in each cleanable segment;
+    // then each group that changes, rewritten.
     const latest = new Map<string, number>()
-    const all: Record[][] = []
     for (const segment of this.#segments) {
-      const records: Record[] = []
-      segment.read(segment.baseOffset, Number.MAX_SAFE_INTEGER, records)
-      all.push(records)
-      for (const r of records) if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset)
+      forEachRecord(segment, (r) => {
+        if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset)
+      })
     }
+    const survives = (r: Record): boolean =>
+      r.key !== null && latest.get(r.key.toString('latin1')) === r.offset && !(r.value === null && r.timestamp + this.#config.deleteRetentionMs <= now)
     // Closed segments old enough to clean, from the front.
     const lagMs = this.#config.minCompactionLagMs
     let cleanable = 0
     while (cleanable < this.#segments.length - 1 && !(lagMs > 0 && this.#segments[cleanable].maxTimestamp > now - lagMs)) cleanable++
-    const kept: StoredInput[][] = []
     const keptBytes: number[] = []
+    const changed: boolean[] = []
     let removedRecords = 0
     for (let i = 0; i < cleanable; i++) {
-      const survivors: StoredInput[] = []
       let bytes = 0
-      for (const r of all[i]) {
-        if (r.key === null || latest.get(r.key.toString('latin1')) !== r.offset) continue
-        if (r.value === null && r.timestamp + this.#config.deleteRetentionMs <= now) continue
-        const input: StoredInput = { offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers }
-        survivors.push(input)
-        bytes += recordSize(input)
-      }
-      removedRecords += all[i].length - survivors.length
-      kept.push(survivors)
+      let removed = 0
+      forEachRecord(this.#segments[i], (r) => {
+        if (survives(r)) bytes += recordSize(r)
+        else removed++
+      })
       keptBytes.push(bytes)
+      changed.push(removed > 0)
+      removedRecords += removed
     }
     // Group neighbours whose survivors fit in one segment; rewrite a group into its first segment.
     const cleaned: Segment[] = []
@@ -170,17 +182,19 @@ export class PartitionLog {
       let j = i + 1
       let bytes = keptBytes[i]
       while (j < cleanable && bytes + keptBytes[j] <= this.#config.segmentBytes) bytes += keptBytes[j++]
-      if (j === i + 1 && kept[i].length === all[i].length) {
+      if (j === i + 1 && !changed[i]) {
         cleaned.push(this.#segments[i])
         i = j
         continue
       }
-      const records = kept.slice(i, j).flat()
-      // Copy the bytes out of views into the old files before those files are replaced.
-      for (const k of records) {
-        if (k.key) k.key = Buffer.from(k.key)
-        if (k.value) k.value = Buffer.from(k.value)
-        if (k.headers.length > 0) k.headers = k.headers.map(([n, v]) => [n, Buffer.from(v)] as const)
+      // Copies, not views of read buffers: the survivors outlive the reads, and the files go.
+      const records: StoredInput[] = []
+      for (let k = i; k < j; k++) {
+        forEachRecord(this.#segments[k], (r) => {
+          if (!survives(r)) return
+          const headers = r.headers.length === 0 ? r.headers : r.headers.map(([n, v]) => [n, Buffer.from(v)] as const)
+          records.push({ offset: r.offset, timestamp: r.timestamp, key: r.key && Buffer.from(r.key), value: r.value && Buffer.from(r.value), headers })
+        })
       }
       // The merged segment is in place before the others go: a crash in between leaves segments
       // that overlap it, which the next load drops (#dropMergeLeftovers).
