@@ -146,35 +146,45 @@ export class PartitionLog {
   compact(now: number, force = false): CleanResult {
     if (this.#config.cleanupPolicy !== 'compact' || this.#segments.length < 2) return { removedSegments: 0, removedRecords: 0 }
     if (!force && this.dirtyRatio() < this.#config.minCleanableDirtyRatio) return { removedSegments: 0, removedRecords: 0 }
-    // Three passes, holding at most the latest offset per key and one group's survivors in memory:
-    // the latest offset of every key (the whole partition); what survives in each cleanable segment;
-    // then each group that changes, rewritten.
-    const latest = new Map<string, number>()
-    for (const segment of this.#segments) {
-      forEachRecord(segment, (r) => {
-        if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset)
-      })
-    }
-    const survives = (r: Record): boolean =>
-      r.key !== null && latest.get(r.key.toString('latin1')) === r.offset && !(r.value === null && r.timestamp + this.#config.deleteRetentionMs <= now)
-    // Closed segments old enough to clean, from the front.
+    // Two passes, holding the latest record of each key (where it is, its size) and one group's
+    // survivors in memory: first what survives where, then each group that changes, rewritten.
     const lagMs = this.#config.minCompactionLagMs
     let cleanable = 0
     while (cleanable < this.#segments.length - 1 && !(lagMs > 0 && this.#segments[cleanable].maxTimestamp > now - lagMs)) cleanable++
-    const keptBytes: number[] = []
-    const changed: boolean[] = []
-    let removedRecords = 0
-    for (let i = 0; i < cleanable; i++) {
-      let bytes = 0
-      let removed = 0
+    const latest = new Map<string, { offset: number; segment: number; bytes: number; kept: boolean }>()
+    const keptBytes = new Array<number>(this.#segments.length).fill(0)
+    const keptCount = new Array<number>(this.#segments.length).fill(0)
+    const total = new Array<number>(this.#segments.length).fill(0)
+    for (let i = 0; i < this.#segments.length; i++) {
       forEachRecord(this.#segments[i], (r) => {
-        if (survives(r)) bytes += recordSize(r)
-        else removed++
+        total[i]++
+        if (r.key === null) return
+        const key = r.key.toString('latin1')
+        // A tombstone older than delete.retention.ms goes too.
+        const kept = !(r.value === null && r.timestamp + this.#config.deleteRetentionMs <= now)
+        const bytes = kept ? recordSize(r) : 0
+        let entry = latest.get(key)
+        if (entry === undefined) latest.set(key, (entry = { offset: r.offset, segment: i, bytes, kept }))
+        else {
+          keptBytes[entry.segment] -= entry.bytes
+          if (entry.kept) keptCount[entry.segment]--
+          entry.offset = r.offset
+          entry.segment = i
+          entry.bytes = bytes
+          entry.kept = kept
+        }
+        keptBytes[i] += bytes
+        if (kept) keptCount[i]++
       })
-      keptBytes.push(bytes)
-      changed.push(removed > 0)
-      removedRecords += removed
     }
+    const survives = (r: Record): boolean => {
+      if (r.key === null) return false
+      const entry = latest.get(r.key.toString('latin1'))
+      return entry !== undefined && entry.offset === r.offset && entry.kept
+    }
+    const changed = (i: number): boolean => keptCount[i] < total[i]
+    let removedRecords = 0
+    for (let i = 0; i < cleanable; i++) removedRecords += total[i] - keptCount[i]
     // Group neighbours whose survivors fit in one segment; rewrite a group into its first segment.
     const cleaned: Segment[] = []
     let removedSegments = 0
@@ -182,7 +192,7 @@ export class PartitionLog {
       let j = i + 1
       let bytes = keptBytes[i]
       while (j < cleanable && bytes + keptBytes[j] <= this.#config.segmentBytes) bytes += keptBytes[j++]
-      if (j === i + 1 && !changed[i]) {
+      if (j === i + 1 && !changed(i)) {
         cleaned.push(this.#segments[i])
         i = j
         continue
