@@ -3,7 +3,7 @@
  * @module
  */
 import { Command, InvalidArgumentError } from 'commander'
-import { sleep } from '../core/backoff.ts'
+import { sleep, whenAborted } from '../core/backoff.ts'
 import { isTributaryError, TributaryError } from '../core/errors.ts'
 import { openLog, type Log } from '../log/index.ts'
 import { loadConfig, Monitor, type MonitorConfig } from '../monitor/index.ts'
@@ -110,10 +110,7 @@ export async function runMonitor(options: RunMonitorOptions, signal: AbortSignal
       demo = runDemoWorkload(logs[demoCluster.name], signal)
       print(`demo workload on ${demoCluster.name}: groups demo-keeps-up (OK) and demo-falls-behind (WARN) on topic ${DEMO_TOPIC}`)
     }
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve()
-      signal.addEventListener('abort', () => resolve(), { once: true })
-    })
+    await whenAborted(signal)
     print('tributary monitor: stopping')
   } finally {
     await demo

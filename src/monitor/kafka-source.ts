@@ -22,7 +22,7 @@
  * ```
  * @module
  */
-import { Backoff, sleep } from '../core/backoff.ts'
+import { Backoff, sleep, whenAborted } from '../core/backoff.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ClusterConfig } from './config.ts'
 import type { OffsetIngest } from './ingest.ts'
@@ -174,10 +174,7 @@ export class KafkaOffsetSource implements OffsetSource {
 
   async #offsetsLoop(): Promise<void> {
     const signal = this.#controller.signal
-    await new Promise<void>((resolve) => {
-      void this.#readyToRead?.then(resolve)
-      signal.addEventListener('abort', () => resolve(), { once: true })
-    })
+    await Promise.race([this.#readyToRead, whenAborted(signal)])
     const backoff = new Backoff({ initialMs: 250, maxMs: 5_000 })
     while (!signal.aborted) {
       try {

@@ -16,6 +16,7 @@
  * ```
  * @module
  */
+import { whenAborted } from '../core/backoff.ts'
 import { isTributaryError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Record, TopicPartition, TopicPartitionOffset } from '../core/record.ts'
@@ -274,9 +275,7 @@ export class Session {
       pp.stats.recovery.finishedAt = Date.now()
     }
     if (views.size > 0) {
-      const aborted = new Promise<void>((resolve) => {
-        for (const pp of pps) pp.signal.addEventListener('abort', () => resolve(), { once: true })
-      })
+      const aborted = whenAborted(AbortSignal.any(pps.map((pp) => pp.signal)))
       await Promise.race([Promise.all([...views.values()].map((v) => v.waitRunning())), aborted])
     }
     const ready = live()

@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { Backoff, sleep, type BackoffOptions } from '../core/backoff.ts'
+import { Backoff, sleep, whenAborted, type BackoffOptions } from '../core/backoff.ts'
 import type { Codec } from '../core/codec.ts'
 import { TributaryError, isTributaryError } from '../core/errors.ts'
 import { rootLogger, type Logger } from '../core/logger.ts'
@@ -371,10 +371,8 @@ export class View<V = unknown> {
     if (partitions.length === 0) {
       // Nothing to replicate (a processor with no partitions assigned): idle until the set changes.
       this.#signal.set('running')
-      await new Promise<never>((_, reject) => {
-        if (signal.aborted) reject(signal.reason)
-        signal.addEventListener('abort', () => reject(signal.reason), { once: true })
-      })
+      await whenAborted(signal)
+      throw signal.reason
     }
     const [starts, ends] = await Promise.all([this.#log.offsets.startOffsets(this.table), this.#log.offsets.endOffsets(this.table)])
     const stores = this.#stores as Store[]

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { Backoff, Lifecycle, sleep } from '../../src/core/index.ts'
+import { Backoff, Lifecycle, sleep, whenAborted } from '../../src/core/index.ts'
 
 describe('Backoff', () => {
   it('grows exponentially up to the cap, with jitter inside the ceiling, and resets', () => {
@@ -10,6 +10,20 @@ describe('Backoff', () => {
     assert.equal(backoff.next(), 100)
     const jittered = new Backoff({ initialMs: 100, jitter: 1, random: () => 0.25 })
     assert.equal(jittered.next(), 25)
+  })
+})
+
+describe('whenAborted', () => {
+  it('resolves when the signal aborts, and at once for one that already has', async () => {
+    const controller = new AbortController()
+    let resolved = false
+    const waiting = whenAborted(controller.signal).then(() => (resolved = true))
+    await sleep(10)
+    assert.equal(resolved, false, 'still waiting before the abort')
+    controller.abort()
+    await waiting
+    assert.equal(resolved, true)
+    await whenAborted(AbortSignal.abort())
   })
 })
 
