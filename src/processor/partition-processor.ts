@@ -83,6 +83,11 @@ export interface PartitionEnv {
 
 const EMPTY = Buffer.alloc(0)
 
+function countOutput(stats: OutputStats, value: Buffer | null): void {
+  stats.count++
+  if (value !== null) stats.bytes += value.length
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function'
 }
@@ -177,14 +182,12 @@ export class PartitionProcessor implements ContextHost {
     const topic = this.#tableTopic as string
     this.#dirty.set(key, value)
     this.#unsent.set(key, { topic, partition: this.partition, key: keyBytes ?? key, value, timestamp })
-    const stats = (this.#tableStats ??= this.#outputStats(topic))
-    stats.count++
-    if (value !== null) stats.bytes += value.length
+    countOutput((this.#tableStats ??= this.#outputStats(topic)), value)
   }
 
   produce(record: OutRecord): void {
     this.#outputs.push(record as ProduceRecord)
-    this.#countOutput(record.topic, record.value)
+    countOutput(this.#outputStats(record.topic), record.value)
   }
 
   tableRead(table: string, key: string): Buffer | undefined {
@@ -260,12 +263,6 @@ export class PartitionProcessor implements ContextHost {
       `group ${this.graph.group}: the callback for ${record.topic}/${record.partition} offset ${record.offset} threw: ${reason}`,
       { cause: err, details: { group: this.graph.group, topic: record.topic, partition: record.partition, offset: record.offset } },
     )
-  }
-
-  #countOutput(topic: string, value: Buffer | null): void {
-    const out = this.#outputStats(topic)
-    out.count++
-    out.bytes += value === null ? 0 : value.length
   }
 
   #outputStats(topic: string): OutputStats {
