@@ -76,13 +76,18 @@ export class EmbeddedBroker {
     this.logger = options.logger
     this.readOnly = options.readOnly === true
     if (this.readOnly && options.mode !== 'file') throw new TributaryError('TRIB_INVALID_ARGUMENT', 'only a file-mode embedded log can be opened read-only')
-    if (options.mode === 'file' && this.readOnly) {
+    if (options.mode === 'file') {
       if (!options.dir) throw new TributaryError('TRIB_INVALID_ARGUMENT', 'embedded log in file mode needs a directory')
-      this.#topicsDir = path.join(path.resolve(options.dir), 'topics')
-      if (!fs.existsSync(this.#topicsDir)) {
-        throw new TributaryError('TRIB_INVALID_ARGUMENT', `embedded log ${path.resolve(options.dir)} does not exist or holds no topics: nothing to read`, {
-          details: { dir: path.resolve(options.dir) },
-        })
+      const dir = path.resolve(options.dir)
+      this.#topicsDir = path.join(dir, 'topics')
+      if (this.readOnly) {
+        if (!fs.existsSync(this.#topicsDir)) {
+          throw new TributaryError('TRIB_INVALID_ARGUMENT', `embedded log ${dir} does not exist or holds no topics: nothing to read`, { details: { dir } })
+        }
+      } else {
+        this.#lock = lockDir(options.dir)
+        fs.mkdirSync(this.#topicsDir, { recursive: true })
+        if (this.#lock.unclean) this.logger.warn({ dir: options.dir }, 'embedded log was not closed cleanly; verifying active segments')
       }
       try {
         this.#loadTopics()
@@ -90,13 +95,6 @@ export class EmbeddedBroker {
         for (const topic of this.#topics.values()) for (const p of topic.partitions) p.close()
         throw err
       }
-    } else if (options.mode === 'file') {
-      if (!options.dir) throw new TributaryError('TRIB_INVALID_ARGUMENT', 'embedded log in file mode needs a directory')
-      this.#lock = lockDir(options.dir)
-      this.#topicsDir = path.join(path.resolve(options.dir), 'topics')
-      fs.mkdirSync(this.#topicsDir, { recursive: true })
-      if (this.#lock.unclean) this.logger.warn({ dir: options.dir }, 'embedded log was not closed cleanly; verifying active segments')
-      this.#loadTopics()
     }
     const offsetsSpec: TopicSpec = {
       name: OFFSETS_TOPIC,
@@ -251,7 +249,6 @@ export class EmbeddedBroker {
 
   /** Forces every partition's data to stable storage. */
   sync(): void {
-    if (this.readOnly) return
     for (const topic of this.#topics.values()) for (const p of topic.partitions) p.sync()
   }
 
