@@ -279,6 +279,26 @@ describe('embedded file log', () => {
     await log.close()
   })
 
+  it('writes a large rewritten segment in bounded batches that read back from any offset', async () => {
+    const log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
+    await log.admin.createTopic({ name: 'big', partitions: 1, cleanupPolicy: 'compact', configs: { 'segment.bytes': String(4 * 1024 * 1024), 'delete.retention.ms': '0' } })
+    const producer = log.producer()
+    for (let round = 0; round < 2; round++) {
+      await producer.send(Array.from({ length: 2_000 }, (_, i) => ({ topic: 'big', key: `k${i}`, value: Buffer.alloc(1_000, round) })))
+    }
+    await producer.send({ topic: 'big', key: 'roll', value: Buffer.alloc(4 * 1024 * 1024) })
+    await producer.send({ topic: 'big', key: 'last', value: 'x' })
+    log.runCleaner(true)
+    const survivors = (await readAll(log, 'big')).filter((r) => r.key?.toString().startsWith('k'))
+    assert.equal(survivors.length, 2_000)
+    assert.ok(survivors.every((r) => r.offset >= 2_000 && r.value?.[0] === 1), 'the second round survives')
+    const reader = log.reader({ topic: 'big', from: new Map([[0, 3_500]]) })
+    const [first] = await reader.poll({ timeoutMs: 100, maxRecords: 1 })
+    assert.equal(first.offset, 3_500, 'a read from the middle of the rewritten segment starts where asked')
+    await reader.close()
+    await log.close()
+  })
+
   it('drops the segments a crash left behind in the middle of a merge', async () => {
     let log = openEmbeddedLog({ mode: 'file', dir, cleanerIntervalMs: 0 })
     await log.admin.createTopic({ name: 'counts', partitions: 1, cleanupPolicy: 'compact', configs: { 'segment.bytes': '1024', 'delete.retention.ms': '0' } })

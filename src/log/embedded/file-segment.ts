@@ -316,8 +316,11 @@ export class FileSegmentStore implements SegmentStore {
     // Batches of about half a read chunk, so that reading from any offset decodes little.
     for (let start = 0; start < records.length; ) {
       let end = start
-      let bytes = 0
-      while (end < records.length && (end === start || bytes + recordSize(records[end]) <= READ_CHUNK / 2)) bytes += recordSize(records[end++])
+      for (let bytes = 0; end < records.length; end++) {
+        const size = recordSize(records[end])
+        if (end > start && bytes + size > READ_CHUNK / 2) break
+        bytes += size
+      }
       fs.writeSync(fd, encodeBatch(records.slice(start, end)))
       start = end
     }
