@@ -77,6 +77,12 @@ export interface ViewStats {
   readonly reconnects: number
 }
 
+/** Whether two partition sets (`undefined`: all) are the same. */
+function samePartitions(a: ReadonlySet<number> | undefined, b: ReadonlySet<number> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b
+  return a.size === b.size && [...a].every((p) => b.has(p))
+}
+
 /** A local replica of a table. */
 export class View<V = unknown> {
   readonly table: string
@@ -146,8 +152,7 @@ export class View<V = unknown> {
    */
   replicate(partitions: readonly number[] | 'all'): void {
     const wanted = partitions === 'all' ? undefined : this.#partitionSet(partitions)
-    const same = wanted === undefined ? this.#wanted === undefined : this.#wanted !== undefined && wanted.size === this.#wanted.size && [...wanted].every((p) => this.#wanted?.has(p))
-    if (same) return
+    if (samePartitions(wanted, this.#wanted)) return
     this.#wanted = wanted
     // Before the stores are open the new set is simply used; once following, reconnect to it.
     if (this.state !== 'connecting' && this.state !== 'catching-up' && this.state !== 'running') return
@@ -275,7 +280,7 @@ export class View<V = unknown> {
       if (store === undefined || wanted === undefined || wanted.has(p)) continue
       this.#stores[p] = undefined
       this.#stats.delete(p)
-      await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
+      await this.#closeStore(store)
     }
     const opening: Promise<void>[] = []
     for (let p = 0; p < count; p++) {
@@ -360,7 +365,11 @@ export class View<V = unknown> {
     const stores = this.#stores
     this.#stores = []
     this.#stats.clear()
-    for (const store of stores) if (store !== undefined) await store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
+    for (const store of stores) if (store !== undefined) await this.#closeStore(store)
+  }
+
+  #closeStore(store: Store): Promise<void> {
+    return store.close().catch((err: unknown) => this.#logger.warn({ err, store: store.name }, 'closing a view store failed'))
   }
 
   /** One connection: a group-less reader from the stores' offsets, applying updates until an error. */
