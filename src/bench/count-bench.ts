@@ -211,10 +211,11 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
     // Latency: a steady producer at about a fifth of our throughput; a reader of the changelog.
     const latencyRecords = options.latencyRecords ?? Math.max(1_000, Math.min(100_000, Math.floor(records / 5)))
     const caughtUp = async (): Promise<void> => untilCommitted(committed, await log.offsets.endOffsets(topic), wake, 10 * 60_000)
-    const latencies = await measureLatency(log, topic, `${group}-table`, latencyRecords, Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))), next, caughtUp)
+    const latencyPerSec = Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5)))
+    const latencies = await measureLatency(log, topic, `${group}-table`, latencyRecords, latencyPerSec, next, caughtUp)
     latencies.sort((a, b) => a - b)
     const p99Ms = Math.round(latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))] * 10) / 10
-    say(`end-to-end latency at ${Math.max(1_000, Math.min(50_000, Math.floor(perSec / 5))).toLocaleString('en')} rec/s: p50 ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms, p99 ${p99Ms} ms`)
+    say(`end-to-end latency at ${latencyPerSec.toLocaleString('en')} rec/s: p50 ${latencies[Math.floor(latencies.length / 2)].toFixed(1)} ms, p99 ${p99Ms} ms`)
     await processor.stop()
     await run
 
