@@ -1,0 +1,210 @@
+/**
+ * The pipeline record: OpenCDC's shape (Conduit's `opencdc.Record`), with its JSON form.
+ *
+ * A record has an opaque `position` (meaningful only to the source that produced it), an
+ * `operation`, string `metadata`, a `key` and a `payload` with `before` and `after`. Key and payload
+ * parts are either raw bytes ({@link RawData}, a `Buffer`) or structured data (a plain object).
+ *
+ * The JSON form is the one Conduit writes and reads (`opencdc.Record.Bytes()` /
+ * `UnmarshalJSON`): fields in the order `position`, `operation`, `metadata`, `key`, `payload`;
+ * position and raw data as base64 strings; structured data as JSON objects; missing data as `null`.
+ * A file or topic written by one is therefore read by the other.
+ *
+ * @example
+ * ```ts
+ * const rec = createRecord({ position: Buffer.from('1'), operation: 'create', key: Buffer.from('k'), after: { n: 1 } })
+ * const line = recordToJson(rec)   // {"position":"MQ==","operation":"create","metadata":{...},"key":"aw==","payload":{"before":null,"after":{"n":1}}}
+ * recordFromJson(line)             // equal to rec
+ * ```
+ * @module
+ */
+import { TributaryError } from '../core/errors.ts'
+
+/** Raw bytes: a key or payload the pipeline does not look into. */
+export type RawData = Buffer
+
+/** Structured data: a JSON-like object whose fields processors can address. */
+export interface StructuredData {
+  [field: string]: unknown
+}
+
+/** A key or payload part: raw bytes, structured data, or nothing. */
+export type Data = RawData | StructuredData | null
+
+/** What happened to the record at its origin (OpenCDC operations). */
+export type Operation = 'create' | 'update' | 'delete' | 'snapshot'
+
+/** The four OpenCDC operations, in Conduit's numbering order. */
+export const OPERATIONS: readonly Operation[] = ['create', 'update', 'delete', 'snapshot']
+
+/** OpenCDC's standard metadata keys (`opencdc.*`) and Conduit's own (`conduit.*`). */
+export const MetadataKeys = {
+  version: 'opencdc.version',
+  createdAt: 'opencdc.createdAt',
+  readAt: 'opencdc.readAt',
+  collection: 'opencdc.collection',
+  sourceConnectorId: 'conduit.source.connector.id',
+  dlqNackError: 'conduit.dlq.nack.error',
+  dlqNackNodeId: 'conduit.dlq.nack.node.id',
+} as const
+
+/** The OpenCDC version Conduit stamps into `opencdc.version`. */
+export const OPENCDC_VERSION = 'v1'
+
+/** A record moving through a pipeline. */
+export interface PipelineRecord {
+  /** Where the record came from, opaque to everything but its source. Empty for records split off another. */
+  position: Buffer
+  operation: Operation
+  /** String metadata; `opencdc.*` and `conduit.*` keys are reserved for their standard meanings. */
+  metadata: { [key: string]: string }
+  key: Data
+  payload: { before: Data; after: Data }
+}
+
+/** Fields for {@link createRecord}; everything but `position` has a default. */
+export interface RecordInit {
+  position: Buffer
+  operation?: Operation
+  metadata?: { [key: string]: string }
+  key?: Data | string
+  before?: Data | string
+  after?: Data | string
+}
+
+/** True when `data` is raw bytes. */
+export function isRawData(data: Data | undefined): data is RawData {
+  return Buffer.isBuffer(data)
+}
+
+/** True when `data` is structured (a plain object, not bytes). */
+export function isStructuredData(data: Data | undefined): data is StructuredData {
+  return data !== null && data !== undefined && typeof data === 'object' && !Buffer.isBuffer(data)
+}
+
+function toData(value: Data | string | undefined): Data {
+  if (value === undefined || value === null) return null
+  return typeof value === 'string' ? Buffer.from(value) : value
+}
+
+/** Builds a record; strings become raw UTF-8 bytes, `operation` defaults to `create`. */
+export function createRecord(init: RecordInit): PipelineRecord {
+  return {
+    position: init.position,
+    operation: init.operation ?? 'create',
+    metadata: init.metadata ?? {},
+    key: toData(init.key),
+    payload: { before: toData(init.before), after: toData(init.after) },
+  }
+}
+
+function cloneData(data: Data): Data {
+  if (data === null) return null
+  if (Buffer.isBuffer(data)) return Buffer.from(data)
+  return structuredClone(data)
+}
+
+/** A deep copy: processors may change the copy without touching the original (Conduit's `Record.Clone`). */
+export function cloneRecord(record: PipelineRecord): PipelineRecord {
+  return {
+    position: Buffer.from(record.position),
+    operation: record.operation,
+    metadata: { ...record.metadata },
+    key: cloneData(record.key),
+    payload: { before: cloneData(record.payload.before), after: cloneData(record.payload.after) },
+  }
+}
+
+/** Nanoseconds since the epoch as a decimal string, the unit of `opencdc.createdAt` and `opencdc.readAt`. */
+export function unixNanos(ms: number = Date.now()): string {
+  return (BigInt(Math.trunc(ms)) * 1_000_000n).toString()
+}
+
+/** Raw data as JSON: base64, as Go marshals a byte slice. */
+function dataToJsonValue(data: Data): unknown {
+  if (data === null) return null
+  if (Buffer.isBuffer(data)) return data.toString('base64')
+  return data
+}
+
+/** A record as the plain JSON value Conduit's serializer produces (before stringifying). */
+export function recordToJsonValue(record: PipelineRecord): unknown {
+  return {
+    position: record.position.toString('base64'),
+    operation: record.operation,
+    metadata: record.metadata,
+    key: dataToJsonValue(record.key),
+    payload: { before: dataToJsonValue(record.payload.before), after: dataToJsonValue(record.payload.after) },
+  }
+}
+
+/** Serialises a record as one line of OpenCDC JSON (no trailing newline), as Conduit does. */
+export function recordToJson(record: PipelineRecord): string {
+  return JSON.stringify(recordToJsonValue(record))
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+
+function dataFromJsonValue(value: unknown, field: string): Data {
+  if (value === null || value === undefined) return null
+  if (typeof value === 'string') {
+    if (value.length % 4 !== 0 || !BASE64.test(value)) {
+      throw new TributaryError('TRIB_CODEC', `OpenCDC record: ${field} is a string but not base64 raw data`)
+    }
+    return Buffer.from(value, 'base64')
+  }
+  if (typeof value === 'object' && !Array.isArray(value)) return value as StructuredData
+  throw new TributaryError('TRIB_CODEC', `OpenCDC record: ${field} must be a base64 string, an object or null, got ${Array.isArray(value) ? 'an array' : typeof value}`)
+}
+
+/**
+ * Reads a record from its parsed OpenCDC JSON value. Throws `TRIB_CODEC` naming the bad field.
+ * Unknown operations, non-string metadata values and malformed base64 are errors, as in Conduit.
+ */
+export function recordFromJsonValue(value: unknown): PipelineRecord {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new TributaryError('TRIB_CODEC', 'OpenCDC record: expected a JSON object')
+  }
+  const v = value as { [k: string]: unknown }
+  const operation = v.operation ?? 'create'
+  if (typeof operation !== 'string' || !(OPERATIONS as readonly string[]).includes(operation)) {
+    throw new TributaryError('TRIB_CODEC', `OpenCDC record: operation ${JSON.stringify(operation)} is not one of ${OPERATIONS.join(', ')}`)
+  }
+  const metadata: { [key: string]: string } = {}
+  if (v.metadata !== undefined && v.metadata !== null) {
+    if (typeof v.metadata !== 'object' || Array.isArray(v.metadata)) throw new TributaryError('TRIB_CODEC', 'OpenCDC record: metadata must be an object of strings')
+    for (const [k, m] of Object.entries(v.metadata)) {
+      if (typeof m !== 'string') throw new TributaryError('TRIB_CODEC', `OpenCDC record: metadata ${JSON.stringify(k)} must be a string`)
+      metadata[k] = m
+    }
+  }
+  const position = dataFromJsonValue(v.position, 'position')
+  if (position !== null && !Buffer.isBuffer(position)) throw new TributaryError('TRIB_CODEC', 'OpenCDC record: position must be a base64 string')
+  const payload = (v.payload ?? {}) as { [k: string]: unknown }
+  if (typeof payload !== 'object' || Array.isArray(payload)) throw new TributaryError('TRIB_CODEC', 'OpenCDC record: payload must be an object with before and after')
+  return {
+    position: position ?? Buffer.alloc(0),
+    operation: operation as Operation,
+    metadata,
+    key: dataFromJsonValue(v.key, 'key'),
+    payload: { before: dataFromJsonValue(payload.before, 'payload.before'), after: dataFromJsonValue(payload.after, 'payload.after') },
+  }
+}
+
+/** Parses one line of OpenCDC JSON. Throws `TRIB_CODEC` for bad JSON or a bad field. */
+export function recordFromJson(text: string | Buffer): PipelineRecord {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(typeof text === 'string' ? text : text.toString('utf8'))
+  } catch (err) {
+    throw new TributaryError('TRIB_CODEC', `OpenCDC record: not JSON (${(err as Error).message})`, { cause: err })
+  }
+  return recordFromJsonValue(parsed)
+}
+
+/** Raw bytes of a key or payload part: raw data as is, structured data as its JSON (Conduit's `Data.Bytes()`). */
+export function dataBytes(data: Data): Buffer | null {
+  if (data === null) return null
+  if (Buffer.isBuffer(data)) return data
+  return Buffer.from(JSON.stringify(data))
+}
