@@ -69,6 +69,19 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // pipeline runtime (src/pipeline)
+  /** A pipeline file is invalid; the message names the file, the line and the field. */
+  TRIB_PIPELINE_CONFIG: 'TRIB_PIPELINE_CONFIG',
+  /** The dead-letter queue refused a nack: more nacks in its window than `window-nack-threshold`. */
+  TRIB_PIPELINE_NACK: 'TRIB_PIPELINE_NACK',
+  /** A write to the dead-letter queue failed; the pipeline is degraded. */
+  TRIB_PIPELINE_DLQ: 'TRIB_PIPELINE_DLQ',
+  /** A connector broke the ack protocol: acks not matching the written positions, or an empty position to ack. */
+  TRIB_PIPELINE_ACK: 'TRIB_PIPELINE_ACK',
+  /** A pipeline processor threw, or returned no outcomes, too many, or an invalid one. */
+  TRIB_PIPELINE_PROCESSOR: 'TRIB_PIPELINE_PROCESSOR',
+  /** Records marked for retry were retried more often than allowed (attempts or stalls). */
+  TRIB_PIPELINE_RETRY: 'TRIB_PIPELINE_RETRY',
 } as const
 
 /** One of the stable error codes. */
