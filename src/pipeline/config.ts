@@ -268,7 +268,7 @@ export function parsePipelineYaml(text: string, file: string, registry: PluginRe
 function describeIssue(issue: z.core.$ZodIssue, root: unknown): string {
   let at: unknown = root
   for (const part of issue.path) at = at === null || typeof at !== 'object' ? undefined : (at as { [k: string]: unknown })[part as string]
-  if (issue.code === 'invalid_type' && at === undefined) return `required field is missing`
+  if (at === undefined) return `required field is missing`
   if (issue.code === 'invalid_value' && 'values' in issue) return `expected one of ${(issue.values as unknown[]).map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(at)}`
   return issue.message
 }
