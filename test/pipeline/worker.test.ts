@@ -293,6 +293,22 @@ describe('Worker', () => {
     assert.deepEqual(d.written.map((r) => r.metadata.big ?? '-'), ['-', '-', '-', 'yes', 'yes', 'yes'])
   })
 
+  it('a failing source ack stops the run with its error, and nothing after it is acked', async () => {
+    const source = new ArraySource(recs(50), 10)
+    let calls = 0
+    const origAck = source.ack.bind(source)
+    source.ack = async (ps) => {
+      if (++calls === 2) throw new Error('commit failed')
+      return origAck(ps)
+    }
+    const d = new MemoryDestination()
+    const { error, worker } = await runUntil({ source, graph: [dest(d)] }, () => false)
+    assert.equal((error as Error).message, 'commit failed')
+    assert.deepEqual(source.ackedPositions, recs(10).map((r) => r.position.toString()))
+    assert.equal(worker.counters.acked, 10)
+    assert.ok(d.written.length <= 40, 'at most two batches past the last good ack were written')
+  })
+
   it('stop() finishes the batch in flight, then tears the source down', async () => {
     const source = new ArraySource(recs(5), 5)
     const d = new MemoryDestination()
