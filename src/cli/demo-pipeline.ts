@@ -46,9 +46,15 @@ const rejectPlugin: ProcessorPlugin<{ suffix: string }> = {
 }
 
 /** Runs the demo pipeline and returns what was delivered and what went to the DLQ. */
-export async function runDemoPipeline(options: DemoPipelineOptions = {}): Promise<DemoPipelineResult> {
+export async function runDemoPipeline(options: DemoPipelineOptions = {}): Promise<DemoPipelineResult | undefined> {
   const print = options.print ?? ((line: string) => console.log(line))
   const records = options.records ?? 1_000
+  const registry = new PluginRegistry().registerProcessor(rejectPlugin)
+  const missing = ['generator', 'file', 'tributary-log'].filter((name) => !registry.connector(name))
+  if (missing.length > 0) {
+    print(`pipeline demo skipped: the builtin connector(s) ${missing.join(', ')} are not registered`)
+    return undefined
+  }
   const dir = options.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-demo-pipeline-'))
   const logUrl = `file:${path.join(dir, 'log')}`
   const dlqFile = path.join(dir, 'dlq.jsonl')
@@ -72,7 +78,6 @@ pipelines:
       settings: { path: "${dlqFile}" }
       window-size: 0
 `
-  const registry = new PluginRegistry().registerProcessor(rejectPlugin)
   const [spec] = parsePipelineYaml(yaml, 'demo-pipeline.yaml', registry).pipelines
   const runner = new PipelineRunner(spec, { stateDir: path.join(dir, 'state'), logger: createLogger({ level: process.env.TRIBUTARY_LOG_LEVEL ?? 'warn' }) })
   try {
