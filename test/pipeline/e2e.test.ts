@@ -10,7 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { after, describe, it } from 'node:test'
 import { z } from 'zod'
-import { parsePipelineYaml } from '../../src/pipeline/config.ts'
+import { loadPipelineFiles, parsePipelineYaml } from '../../src/pipeline/config.ts'
 import { errorRecord, type ProcessorPlugin } from '../../src/pipeline/processor.ts'
 import { recordFromJson } from '../../src/pipeline/record.ts'
 import { PluginRegistry } from '../../src/pipeline/registry.ts'
@@ -85,6 +85,14 @@ pipelines:
       }
     })
   }
+})
+
+describe('examples/pipelines', { skip: skip || (!builtins.processor('field.set') && 'needs the builtin processors') }, () => {
+  it('every example file loads with the builtin plugins', () => {
+    const { pipelines, warnings } = loadPipelineFiles(path.resolve(import.meta.dirname, '../../examples/pipelines'), builtins)
+    assert.deepEqual(pipelines.map((p) => p.id).sort(), ['dead-letter-queue', 'generator-to-file', 'kafka-to-file', 'log-to-log'])
+    assert.deepEqual(warnings, [])
+  })
 })
 
 describe('kill -9 of a child running a pipeline', { skip }, () => {
