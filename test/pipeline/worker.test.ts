@@ -223,6 +223,16 @@ describe('Worker', () => {
     assert.deepEqual(source.acks, [])
   })
 
+  it('refuses acks in another order than the records were written', async () => {
+    const source = new ArraySource(recs(3), 3)
+    const d = new MemoryDestination()
+    d.write = async (rs) => rs.map((r) => ({ position: r.position })).reverse()
+    const { error } = await runUntil({ source, graph: [dest(d)] }, () => false)
+    assert.ok(isTributaryError(error, 'TRIB_PIPELINE_ACK'))
+    assert.match((error as Error).message, /ack 0 is for position cDI= but record 0 written has position cDA=/)
+    assert.deepEqual(source.acks, [])
+  })
+
   it('refuses a source record with an empty position', async () => {
     const source = new ArraySource([rec(0), createRecord({ position: Buffer.alloc(0), after: 'x' })], 2)
     const { error } = await runUntil({ source, graph: [dest(new MemoryDestination())] }, () => false)
