@@ -233,6 +233,13 @@ describe('Worker', () => {
     assert.deepEqual(source.acks, [])
   })
 
+  it('never passes an empty position to a source ack', async () => {
+    const source = new ArraySource([], 1)
+    const task = new SourceTask('p:src', source)
+    assert.throws(() => task.ack([Buffer.from('p1'), Buffer.alloc(0)]), (err: unknown) => isTributaryError(err, 'TRIB_PIPELINE_ACK') && isFatal(err) && /refusing to acknowledge an empty position/.test((err as Error).message))
+    assert.deepEqual(source.acks, [])
+  })
+
   it('refuses a source record with an empty position', async () => {
     const source = new ArraySource([rec(0), createRecord({ position: Buffer.alloc(0), after: 'x' })], 2)
     const { error } = await runUntil({ source, graph: [dest(new MemoryDestination())] }, () => false)
