@@ -48,7 +48,7 @@ export function goFormatNumber(n: number): string {
   if (Number.isNaN(n)) return 'NaN'
   if (n === Infinity) return '+Inf'
   if (n === -Infinity) return '-Inf'
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return Object.is(n, -0) ? '0' : n.toFixed(0)
+  if (Number.isInteger(n) && Math.abs(n) < 1e21) return Object.is(n, -0) ? '0' : String(n)
   const exp = Math.floor(Math.log10(Math.abs(n)))
   if (exp < -4 || exp >= 6) {
     const [mant, e] = n.toExponential().split('e') as [string, string]
@@ -157,7 +157,7 @@ function formatOne(verb: string, v: unknown, prec: number | undefined, plus: boo
       if (v instanceof GoStringer) return goQuote(v.text)
       return badVerb('q', v)
     case 'd':
-      if (typeof v === 'number' && Number.isInteger(v)) return (plus && v >= 0 ? '+' : '') + v.toFixed(0)
+      if (typeof v === 'number' && Number.isInteger(v)) return (plus && v >= 0 ? '+' : '') + goFormatNumber(v)
       if (typeof v === 'bigint') return v.toString()
       return badVerb('d', v)
     case 'f':
@@ -189,7 +189,6 @@ function formatOne(verb: string, v: unknown, prec: number | undefined, plus: boo
 
 /** `%g` of Go: exponent form when the exponent is below -4 or at least the digit count (shortest: 21). */
 function goFormatNumberG(n: number): string {
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return n.toFixed(0)
   return goFormatNumber(n)
 }
 

@@ -630,11 +630,15 @@ function findClose(source: string, from: number): number {
     const c = source[i]
     if (c === '"') {
       i++
-      while (i < source.length && source[i] !== '"') i += source[i] === '\\' ? 2 : 1
+      while (i < source.length && source[i] !== '"') {
+        if (source[i] === '\n') throw new CompileError('unterminated quoted string')
+        i += source[i] === '\\' ? 2 : 1
+      }
+      if (i >= source.length) throw new CompileError('unterminated quoted string')
       i++
     } else if (c === '`') {
       const end = source.indexOf('`', i + 1)
-      if (end < 0) return -1
+      if (end < 0) throw new CompileError('unterminated raw quoted string')
       i = end + 1
     } else if (c === '}' && source[i + 1] === '}') {
       return i
