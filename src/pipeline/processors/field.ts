@@ -13,7 +13,7 @@
  * @module
  */
 import { z } from 'zod'
-import { goFormatNumber, goParseBool, goSprint, isGoMap } from '../go-format.ts'
+import { goParseBool, goSprint, isGoMap } from '../go-format.ts'
 import type { ProcessorPlugin } from '../processor.ts'
 import { recordError, type RecordReference } from '../reference.ts'
 import { compileTemplate } from '../template.ts'
@@ -122,7 +122,7 @@ function formatFixed(n: number): string {
 function convertInput(value: unknown, type: string): string {
   if (Buffer.isBuffer(value)) return value.toString('utf8')
   if (typeof value === 'string') return value
-  if (typeof value === 'number') return Number.isInteger(value) ? goFormatNumber(value) : formatFixed(value)
+  if (typeof value === 'number') return formatFixed(value)
   if (typeof value === 'boolean') return type === 'int' || type === 'float' ? (value ? '1' : '0') : String(value)
   return goSprint(value)
 }
