@@ -65,7 +65,7 @@ export function rec(spec: RecordSpec): PipelineRecord {
 /** A frozen deep copy, to prove processors do not change their input. */
 export function frozen(record: PipelineRecord): PipelineRecord {
   const freeze = (v: unknown): unknown => {
-    if (v && typeof v === 'object' && !Buffer.isBuffer(v)) {
+    if (v && typeof v === 'object' && !ArrayBuffer.isView(v)) {
       for (const x of Object.values(v)) freeze(x)
       Object.freeze(v)
     }
@@ -75,6 +75,8 @@ export function frozen(record: PipelineRecord): PipelineRecord {
 }
 
 function structuredCloneRecord(r: PipelineRecord): PipelineRecord {
-  const data = (d: Data): Data => (d === null ? null : Buffer.isBuffer(d) ? Buffer.from(d) : structuredClone(d))
+  const copy = (v: unknown): unknown =>
+    Buffer.isBuffer(v) ? Buffer.from(v) : Array.isArray(v) ? v.map(copy) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, copy(x)])) : v
+  const data = (d: Data): Data => copy(d) as Data
   return { position: Buffer.from(r.position), operation: r.operation, metadata: { ...r.metadata }, key: data(r.key), payload: { before: data(r.payload.before), after: data(r.payload.after) } }
 }
