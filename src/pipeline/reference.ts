@@ -405,5 +405,6 @@ function describeKind(value: unknown): string {
   if (Buffer.isBuffer(value) || value instanceof Uint8Array) return 'raw data'
   if (Array.isArray(value)) return 'an array'
   if (value === null) return 'nil'
-  return `a ${goTypeName(value)}`
+  const t = goTypeName(value)
+  return `${/^[aeiou]/.test(t) ? 'an' : 'a'} ${t}`
 }

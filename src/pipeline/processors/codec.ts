@@ -49,7 +49,7 @@ export const jsonDecode: ProcessorPlugin<FieldSettings> = {
           throw recordError(`${ref.text}: failed to unmarshal raw data as JSON: ${(err as Error).message}`, err)
         }
         if (ref.fields.length === 0 && !isGoMap(parsed) && typeof parsed !== 'string' && parsed !== null) {
-          throw recordError(`${ref.text}: the JSON is ${Array.isArray(parsed) ? 'an array' : `a ${goTypeName(parsed)}`}, but ${ref.text} takes an object, a string or null`)
+          throw recordError(`${ref.text}: the JSON is ${Array.isArray(parsed) ? 'an array' : `${/^[aeiou]/.test(goTypeName(parsed)) ? 'an' : 'a'} ${goTypeName(parsed)}`}, but ${ref.text} takes an object, a string or null`)
         }
         return ref.set(record, parsed)
       }),
