@@ -86,7 +86,10 @@ type WebhookSettings = z.infer<typeof webhookSettings>
 
 const METHOD = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
+interface Agents {
+  readonly http: http.Agent
+  readonly https: https.Agent
+}
 
 interface HttpResponse {
   status: number
@@ -94,7 +97,7 @@ interface HttpResponse {
 }
 
 /** One request; rejects on a network error or when `signal` aborts. */
-function send(url: URL, method: string, headers: { [k: string]: string }, body: Buffer, signal: AbortSignal): Promise<HttpResponse> {
+function send(agents: Agents, url: URL, method: string, headers: { [k: string]: string }, body: Buffer, signal: AbortSignal): Promise<HttpResponse> {
   return new Promise((resolve, reject) => {
     const secure = url.protocol === 'https:'
     const req = (secure ? https : http).request(url, { method, headers: { ...headers, 'content-length': String(body.length) }, agent: secure ? agents.https : agents.http, signal }, (res) => {
@@ -148,6 +151,8 @@ class WebhookProcessor implements PipelineProcessor {
   readonly #body: RecordTemplate | Buffer
   readonly #responseBody: RecordReference
   readonly #responseStatus: RecordReference | undefined
+  /** Keep-alive connections of this processor, closed by `teardown`. */
+  readonly #agents: Agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) }
 
   constructor(label: string, settings: WebhookSettings) {
     this.#label = label
@@ -196,6 +201,11 @@ class WebhookProcessor implements PipelineProcessor {
     return out
   }
 
+  async teardown(): Promise<void> {
+    this.#agents.http.destroy()
+    this.#agents.https.destroy()
+  }
+
   async #withRetries(record: PipelineRecord, signal: AbortSignal): Promise<PipelineRecord> {
     const s = this.#settings
     for (let attempt = 0; ; attempt++) {
@@ -217,7 +227,7 @@ class WebhookProcessor implements PipelineProcessor {
     const body = Buffer.isBuffer(this.#body) ? this.#body : Buffer.from(this.#body(record), 'utf8')
     let res: HttpResponse
     try {
-      res = await send(url, this.#method, this.#headers, body, signal)
+      res = await send(this.#agents, url, this.#method, this.#headers, body, signal)
     } catch (err) {
       throw recordError(`error executing HTTP request ${this.#method} ${url.href}: ${(err as Error).message}`, err)
     }
