@@ -222,38 +222,74 @@ export function goSprintf(format: string, args: readonly unknown[]): string {
 }
 
 const JSON_HTML_ESCAPES: { [c: string]: string } = { '<': '\\u003c', '>': '\\u003e', '&': '\\u0026', '\u2028': '\\u2028', '\u2029': '\\u2029' }
+const NEEDS_HTML_ESCAPE = /[<>&\u2028\u2029]/
+const HTML_ESCAPE = /[<>&\u2028\u2029]/g
 
-function jsonString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => JSON_HTML_ESCAPES[c] ?? c)
+/**
+ * The value as `JSON.stringify` should see it for Go's output: map keys sorted, bytes as base64,
+ * structs in field order, `undefined` as null. Returns the value itself when nothing changes.
+ */
+function goJsonValue(v: unknown): unknown {
+  if (v === undefined || v === null) return null
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v
+    case 'number':
+      if (!Number.isFinite(v)) throw new TypeError(`json: unsupported value: ${goFormatNumber(v)}`)
+      return v
+    case 'bigint':
+      return Number(v)
+  }
+  if (v instanceof GoStringer) return goJsonValue(v.value)
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')
+  if (v instanceof Date) return v.toISOString()
+  if (v instanceof GoStruct) {
+    const out: { [k: string]: unknown } = {}
+    for (const [k, f] of v.fields) out[k] = goJsonValue(f)
+    return out
+  }
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined
+    for (let i = 0; i < v.length; i++) {
+      const x = goJsonValue(v[i])
+      if (x !== v[i] && out === undefined) out = v.slice(0, i)
+      out?.push(x)
+    }
+    return out ?? v
+  }
+  if (isGoMap(v)) {
+    const keys = Object.keys(v)
+    let sorted = true
+    for (let i = 1; i < keys.length; i++) {
+      if ((keys[i - 1] as string) > (keys[i] as string)) {
+        sorted = false
+        break
+      }
+    }
+    if (!sorted) keys.sort()
+    let out: { [k: string]: unknown } | undefined
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string
+      const x = goJsonValue(v[k])
+      if (out === undefined && (!sorted || x !== v[k])) {
+        out = {}
+        for (let j = 0; j < i; j++) out[keys[j] as string] = v[keys[j] as string]
+      }
+      if (out !== undefined) out[k] = x
+    }
+    return out ?? v
+  }
+  throw new TypeError(`json: unsupported type ${typeof v}`)
 }
 
 /**
- * Go's `json.Marshal`: map keys sorted, `<`, `>`, `&` escaped, bytes as base64 strings, `undefined`
- * as `null`. Numbers print as JSON numbers (integral ones without a fraction).
+ * Go's `json.Marshal`: map keys sorted, `<`, `>`, `&` (and U+2028/U+2029) escaped, bytes as
+ * base64 strings, `undefined` as `null`; NaN and infinities are errors.
  */
 export function goJsonMarshal(v: unknown): string {
-  if (v === undefined || v === null) return 'null'
-  switch (typeof v) {
-    case 'string':
-      return jsonString(v)
-    case 'number':
-      if (!Number.isFinite(v)) throw new TypeError(`json: unsupported value: ${goFormatNumber(v)}`)
-      return JSON.stringify(v)
-    case 'boolean':
-      return v ? 'true' : 'false'
-    case 'bigint':
-      return v.toString()
-  }
-  if (v instanceof GoStringer) return goJsonMarshal(v.value)
-  if (v instanceof GoStruct) return `{${v.fields.map(([k, f]) => `${jsonString(k)}:${goJsonMarshal(f)}`).join(',')}}`
-  if (v instanceof Uint8Array) return `"${Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')}"`
-  if (v instanceof Date) return `"${v.toISOString()}"`
-  if (Array.isArray(v)) return `[${v.map(goJsonMarshal).join(',')}]`
-  if (isGoMap(v)) {
-    const keys = Object.keys(v).sort()
-    return `{${keys.map((k) => `${jsonString(k)}:${goJsonMarshal(v[k])}`).join(',')}}`
-  }
-  throw new TypeError(`json: unsupported type ${typeof v}`)
+  const text = JSON.stringify(goJsonValue(v))
+  return NEEDS_HTML_ESCAPE.test(text) ? text.replace(HTML_ESCAPE, (c) => JSON_HTML_ESCAPES[c] ?? c) : text
 }
 
 /** Go's `strconv.ParseBool`: `1 t T TRUE true True` / `0 f F FALSE false False`, anything else undefined. */
