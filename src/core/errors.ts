@@ -69,6 +69,12 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // pipeline runtime (src/pipeline)
+  /** A pipeline file is invalid; the message names the file, the line and the field. */
+  TRIB_PIPELINE_CONFIG: 'TRIB_PIPELINE_CONFIG',
+  // pipeline processors (src/pipeline/processors, references, templates)
+  /** A processor could not process one record; the message names the processor, the field and the record's position. */
+  TRIB_PIPELINE_RECORD: 'TRIB_PIPELINE_RECORD',
 } as const
 
 /** One of the stable error codes. */

@@ -6,3 +6,5 @@
 export * from './record.ts'
 export * from './connector.ts'
 export * from './processor.ts'
+export * from './reference.ts'
+export * from './template.ts'
