@@ -69,6 +69,13 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // pipeline connectors
+  /** A connector's settings are invalid; the message names each bad setting. */
+  TRIB_CONNECTOR_SETTINGS: 'TRIB_CONNECTOR_SETTINGS',
+  /** A source's stored position does not fit its input (bad format, past the end of a file, another consumer group). */
+  TRIB_CONNECTOR_POSITION: 'TRIB_CONNECTOR_POSITION',
+  /** A connector's input is torn or corrupt; the message names the file (or topic) and the byte offset. */
+  TRIB_CONNECTOR_INPUT: 'TRIB_CONNECTOR_INPUT',
 } as const
 
 /** One of the stable error codes. */
