@@ -39,9 +39,13 @@ export function context(overrides: Partial<Omit<ConnectorContext, 'lastPosition'
 }
 
 /** A fresh temporary directory, removed when the process exits. */
+const tempDirs: string[] = []
+process.on('exit', () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
 export function tempDir(prefix = 'trib-conn-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }))
+  tempDirs.push(dir)
   return dir
 }
 
