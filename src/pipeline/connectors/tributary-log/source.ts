@@ -52,11 +52,20 @@ export interface LogSourceOptions {
   readonly connectTimeoutMs: number
 }
 
-interface InFlight {
-  readonly position: Buffer
+/** A partition this source has read from. */
+interface PartitionInfo {
   readonly key: string
   readonly topic: string
   readonly partition: number
+  /** The position JSON up to the offset's digits. */
+  readonly positionPrefix: string
+  /** The offset after the last record returned by `read` (any assignment). */
+  readUpTo: number | undefined
+}
+
+interface InFlight {
+  readonly position: Buffer
+  readonly part: PartitionInfo
   readonly offset: number
   readonly epoch: number
 }
@@ -71,8 +80,8 @@ export class LogSource implements Source {
   /** Per owned partition: the assignment it came with. */
   readonly #epochs = new Map<string, number>()
   #epoch = 0
-  /** Per partition: the offset after the last record returned by `read` (any assignment). */
-  readonly #readUpTo = new Map<string, number>()
+  /** Partitions read from, by `topic/partition`. */
+  readonly #partitions = new Map<string, PartitionInfo>()
   /** Records returned and not yet acknowledged, in read order. */
   #inFlight: InFlight[] = []
   #head = 0
@@ -133,7 +142,7 @@ export class LogSource implements Source {
     for (const tp of partitions) {
       const key = partitionKey(tp.topic, tp.partition)
       this.#epochs.set(key, this.#epoch)
-      const readUpTo = this.#readUpTo.get(key)
+      const readUpTo = this.#partitions.get(key)?.readUpTo
       const position = this.#consumer?.position(tp)
       if (readUpTo !== undefined && position !== undefined && position < readUpTo) this.#consumer!.seek(tp, readUpTo)
     }
@@ -154,23 +163,42 @@ export class LogSource implements Source {
   }
 
   #toRecords(batch: LogRecord[]): PipelineRecord[] {
-    const groupId = this.#groupId
     const readAt = unixNanos()
     const records: PipelineRecord[] = new Array(batch.length)
+    let part: PartitionInfo | undefined
+    let lastMs = NaN
+    let createdAt = ''
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]
-      const key = partitionKey(r.topic, r.partition)
-      const position = encodeLogPosition({ groupId, topic: r.topic, partition: r.partition, offset: r.offset })
+      if (part === undefined || part.topic !== r.topic || part.partition !== r.partition) part = this.#partitionInfo(r.topic, r.partition)
+      const position = Buffer.from(part.positionPrefix + r.offset + '}')
+      if (r.timestamp !== lastMs) {
+        lastMs = r.timestamp
+        createdAt = Number.isSafeInteger(lastMs) && lastMs > 0 ? lastMs + '000000' : unixNanos(lastMs)
+      }
+      // Keys in sorted order (kafka.header.* < opencdc.*), so the OpenCDC JSON writer needs no sorting.
       const metadata: { [key: string]: string } = {}
       for (const [name, value] of r.headers) metadata[METADATA_KAFKA_HEADER_PREFIX + name] = value.toString('utf8')
       metadata['opencdc.collection'] = r.topic
-      metadata['opencdc.createdAt'] = unixNanos(r.timestamp)
+      metadata['opencdc.createdAt'] = createdAt
       metadata['opencdc.readAt'] = readAt
       records[i] = { position, operation: 'create', metadata, key: r.key, payload: { before: null, after: r.value } }
-      this.#inFlight.push({ position, key, topic: r.topic, partition: r.partition, offset: r.offset, epoch: this.#epochs.get(key) ?? -1 })
-      this.#readUpTo.set(key, r.offset + 1)
+      this.#inFlight.push({ position, part, offset: r.offset, epoch: this.#epochs.get(part.key) ?? -1 })
+      part.readUpTo = r.offset + 1
     }
     return records
+  }
+
+  /** The shared description of a partition (its key, its position text up to the offset). */
+  #partitionInfo(topic: string, partition: number): PartitionInfo {
+    const key = partitionKey(topic, partition)
+    let info = this.#partitions.get(key)
+    if (info === undefined) {
+      const prefix = encodeLogPosition({ groupId: this.#groupId, topic, partition, offset: 0 }).toString()
+      info = { key, topic, partition, positionPrefix: prefix.slice(0, prefix.length - '0}'.length), readUpTo: undefined }
+      this.#partitions.set(key, info)
+    }
+    return info
   }
 
   /** Finds the in-flight entry of an acknowledged position (normally the oldest one). */
@@ -203,11 +231,11 @@ export class LogSource implements Source {
           details: { topic: p.topic, partition: p.partition, offset: p.offset },
         })
       }
-      if (this.#epochs.get(entry.key) !== entry.epoch) {
+      if (this.#epochs.get(entry.part.key) !== entry.epoch) {
         stale++
         continue
       }
-      commits.set(entry.key, { topic: entry.topic, partition: entry.partition, offset: entry.offset + 1 })
+      commits.set(entry.part.key, { topic: entry.part.topic, partition: entry.part.partition, offset: entry.offset + 1 })
     }
     if (stale > 0) this.#ctx.logger.debug({ connector: this.#ctx.connectorId, stale }, 'acks for records of revoked partitions are not committed')
     await this.#commit(consumer, commits)
