@@ -120,6 +120,23 @@ describe('file source', () => {
     await limited.teardown()
   })
 
+  it('a file replaced or removed under the tail is an error naming file and offset', async () => {
+    const dir = tempDir()
+    const file = path.join(dir, 'rotated.txt')
+    fs.writeFileSync(file, 'one\n')
+    const source = await openSource(file)
+    await readN(source, 1)
+    fs.renameSync(file, path.join(dir, 'rotated.txt.1'))
+    fs.writeFileSync(file, 'fresh\n')
+    await assert.rejects(source.read(signal()), (err) => isTributaryError(err, 'TRIB_CONNECTOR_INPUT') && err.message === `file ${file} was replaced by another file while being read at byte offset 4`)
+    await source.teardown()
+    const removed = await openSource(file)
+    await readN(removed, 1)
+    fs.rmSync(file)
+    await assert.rejects(removed.read(signal()), (err) => isTributaryError(err, 'TRIB_CONNECTOR_INPUT') && /was removed while being read at byte offset 6/.test(err.message))
+    await removed.teardown()
+  })
+
   it('bad settings name the setting', () => {
     assert.match(settingErrors(fileConnector, {}).join('\n'), /^path: "path" is required/m)
     assert.match(settingErrors(fileConnector, { path: '  ' }).join('\n'), /^path: "path" is required/m)

@@ -11,7 +11,8 @@
  * written is never cut in two. After a restart it continues at the stored position: every line
  * before it counted for the key, every line after it read — but the position must be inside the
  * file and just after a `\n`, else `TRIB_CONNECTOR_POSITION` names the file and offset. A file that
- * shrinks below what was read, or a line longer than `maxLineBytes`, is `TRIB_CONNECTOR_INPUT`.
+ * shrinks below what was read, is removed or replaced while tailed, or has a line longer than
+ * `maxLineBytes` is `TRIB_CONNECTOR_INPUT`.
  *
  * @example
  * ```ts
@@ -22,7 +23,7 @@
  * @module
  */
 import { watch, type FSWatcher } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import { TributaryError } from '../../../core/errors.ts'
 import type { ConnectorContext, Source } from '../../connector.ts'
 import { unixNanos, type PipelineRecord } from '../../record.ts'
@@ -196,13 +197,33 @@ export class FileSource implements Source {
         details: { file: this.#settings.path, offset: at, size },
       })
     }
-    if (size === at) return false
+    if (size === at) {
+      await this.#checkSameFile(at)
+      return false
+    }
     const chunk = Buffer.allocUnsafe(Math.min(CHUNK, size - at))
     const { bytesRead } = await file.read(chunk, 0, chunk.length, at)
     if (bytesRead === 0) return false
     const got = chunk.subarray(0, bytesRead)
     this.#pending = this.#pending.length === 0 ? got : Buffer.concat([this.#pending, got])
     return true
+  }
+
+  /** At the end of the file: fails when the path now names another file (rotated) or none. */
+  async #checkSameFile(at: number): Promise<void> {
+    const path = this.#settings.path
+    let current: { ino: number; dev: number } | undefined
+    try {
+      current = await stat(path)
+    } catch (err) {
+      if (!isMissing(err)) throw err
+    }
+    const own = await this.#file!.stat()
+    if (current === undefined || current.ino !== own.ino || current.dev !== own.dev) {
+      throw new TributaryError('TRIB_CONNECTOR_INPUT', `file ${path} was ${current === undefined ? 'removed' : 'replaced by another file'} while being read at byte offset ${at}`, {
+        details: { file: path, offset: at },
+      })
+    }
   }
 
   /** Waits for a change notification, the poll interval, or the abort. */
