@@ -74,8 +74,8 @@ export const ErrorCodes = {
   TRIB_CONNECTOR_SETTINGS: 'TRIB_CONNECTOR_SETTINGS',
   /** A source's stored position does not fit its input (bad format, past the end of a file, another consumer group). */
   TRIB_CONNECTOR_POSITION: 'TRIB_CONNECTOR_POSITION',
-  /** A connector's input is torn or corrupt; the message names the file (or topic) and the byte offset. */
-  TRIB_CONNECTOR_INPUT: 'TRIB_CONNECTOR_INPUT',
+  /** A connector could not read or write its data (corrupt or vanished input, a failed write); the message names the file and the byte offset. */
+  TRIB_CONNECTOR_IO: 'TRIB_CONNECTOR_IO',
 } as const
 
 /** One of the stable error codes. */

@@ -106,7 +106,7 @@ export class FileDestination implements Destination {
       await file.datasync()
     } catch (err) {
       await file.truncate(before).catch(() => undefined)
-      throw new TributaryError('TRIB_CONNECTOR_INPUT', `file destination ${this.#settings.path}: writing ${records.length} records at byte offset ${before} failed: ${(err as Error).message}`, {
+      throw new TributaryError('TRIB_CONNECTOR_IO', `file destination ${this.#settings.path}: writing ${records.length} records at byte offset ${before} failed: ${(err as Error).message}`, {
         cause: err,
         retriable: true,
         details: { file: this.#settings.path, offset: before },

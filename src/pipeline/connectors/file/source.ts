@@ -12,7 +12,7 @@
  * before it counted for the key, every line after it read — but the position must be inside the
  * file and just after a `\n`, else `TRIB_CONNECTOR_POSITION` names the file and offset. A file that
  * shrinks below what was read, is removed or replaced while tailed, or has a line longer than
- * `maxLineBytes` is `TRIB_CONNECTOR_INPUT`.
+ * `maxLineBytes` is `TRIB_CONNECTOR_IO`.
  *
  * @example
  * ```ts
@@ -180,7 +180,7 @@ export class FileSource implements Source {
       this.#lines = lines
     }
     if (records.length === 0 && pending.length > this.#settings.maxLineBytes) {
-      throw new TributaryError('TRIB_CONNECTOR_INPUT', `file ${path}: the line at byte offset ${this.#offset} is longer than maxLineBytes (${this.#settings.maxLineBytes}) without a newline`, {
+      throw new TributaryError('TRIB_CONNECTOR_IO', `file ${path}: the line at byte offset ${this.#offset} is longer than maxLineBytes (${this.#settings.maxLineBytes}) without a newline`, {
         details: { file: path, offset: this.#offset },
       })
     }
@@ -193,7 +193,7 @@ export class FileSource implements Source {
     const at = this.#offset + this.#pending.length
     const { size } = await file.stat()
     if (size < at) {
-      throw new TributaryError('TRIB_CONNECTOR_INPUT', `file ${this.#settings.path} shrank to ${size} bytes while being read at byte offset ${at}: it was truncated or replaced`, {
+      throw new TributaryError('TRIB_CONNECTOR_IO', `file ${this.#settings.path} shrank to ${size} bytes while being read at byte offset ${at}: it was truncated or replaced`, {
         details: { file: this.#settings.path, offset: at, size },
       })
     }
@@ -220,7 +220,7 @@ export class FileSource implements Source {
     }
     const own = await this.#file!.stat()
     if (current === undefined || current.ino !== own.ino || current.dev !== own.dev) {
-      throw new TributaryError('TRIB_CONNECTOR_INPUT', `file ${path} was ${current === undefined ? 'removed' : 'replaced by another file'} while being read at byte offset ${at}`, {
+      throw new TributaryError('TRIB_CONNECTOR_IO', `file ${path} was ${current === undefined ? 'removed' : 'replaced by another file'} while being read at byte offset ${at}`, {
         details: { file: path, offset: at },
       })
     }
