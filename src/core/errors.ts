@@ -75,6 +75,13 @@ export const ErrorCodes = {
   // pipeline processors (src/pipeline/processors, references, templates)
   /** A processor could not process one record; the message names the processor, the field and the record's position. */
   TRIB_PIPELINE_RECORD: 'TRIB_PIPELINE_RECORD',
+  // pipeline connectors
+  /** A connector's settings are invalid; the message names each bad setting. */
+  TRIB_CONNECTOR_SETTINGS: 'TRIB_CONNECTOR_SETTINGS',
+  /** A source's stored position does not fit its input (bad format, past the end of a file, another consumer group). */
+  TRIB_CONNECTOR_POSITION: 'TRIB_CONNECTOR_POSITION',
+  /** A connector could not read or write its data (corrupt or vanished input, a failed write); the message names the file and the byte offset. */
+  TRIB_CONNECTOR_IO: 'TRIB_CONNECTOR_IO',
 } as const
 
 /** One of the stable error codes. */
