@@ -82,6 +82,16 @@ export const ErrorCodes = {
   TRIB_CONNECTOR_POSITION: 'TRIB_CONNECTOR_POSITION',
   /** A connector could not read or write its data (corrupt or vanished input, a failed write); the message names the file and the byte offset. */
   TRIB_CONNECTOR_IO: 'TRIB_CONNECTOR_IO',
+  /** The dead-letter queue refused a nack: more nacks in its window than `window-nack-threshold`. */
+  TRIB_PIPELINE_NACK: 'TRIB_PIPELINE_NACK',
+  /** A write to the dead-letter queue failed; the pipeline is degraded. */
+  TRIB_PIPELINE_DLQ: 'TRIB_PIPELINE_DLQ',
+  /** A connector broke the ack protocol: acks not matching the written positions, or an empty position to ack. */
+  TRIB_PIPELINE_ACK: 'TRIB_PIPELINE_ACK',
+  /** A pipeline processor threw, or returned no outcomes, too many, or an invalid one. */
+  TRIB_PIPELINE_PROCESSOR: 'TRIB_PIPELINE_PROCESSOR',
+  /** Records marked for retry were retried more often than allowed (attempts or stalls). */
+  TRIB_PIPELINE_RETRY: 'TRIB_PIPELINE_RETRY',
 } as const
 
 /** One of the stable error codes. */
