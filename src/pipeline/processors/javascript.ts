@@ -257,6 +257,10 @@ class JavascriptProcessor implements PipelineProcessor {
   #fromJs(value: unknown, input: PipelineRecord): ProcessedRecord {
     if (value === null || value === undefined) return filterRecord()
     if (typeof value !== 'object') throw recordError(`process() must return a record or null, not a ${typeof value}`)
+    if (typeof (value as { then?: unknown }).then === 'function') throw recordError('process() returned a Promise; it must return the record (or null) itself')
+    if (Array.isArray(value) || !RECORD_FIELDS.some((f) => f in value)) {
+      throw recordError(`process() must return a record (the one it got, or new Record()) or null, not ${Array.isArray(value) ? 'an array' : 'an object without Position, Operation, Metadata, Key or Payload'}`)
+    }
     const js = value as JsRecord
     const op = js.Operation ?? 'create'
     if (typeof op !== 'string' || !(OPERATIONS as readonly string[]).includes(op)) {
@@ -279,6 +283,8 @@ class JavascriptProcessor implements PipelineProcessor {
     }
   }
 }
+
+const RECORD_FIELDS = ['Position', 'Operation', 'Metadata', 'Key', 'Payload']
 
 function toBytes(v: unknown, name: string): Buffer | null {
   if (v === null || v === undefined) return null

@@ -109,6 +109,9 @@ describe('custom.javascript', () => {
   it('a returned value that is not a record is a nack', async () => {
     assert.match((await processError(js('function process(r) { return 5 }'), rec({}))).message, /must return a record or null, not a number/)
     assert.match((await processError(js('function process(r) { r.Operation = "upsert"; return r }'), rec({}))).message, /Operation "upsert" is not one of/)
+    assert.match((await processError(js('async function process(r) { return r }'), rec({}))).message, /returned a Promise/)
+    assert.match((await processError(js('function process(r) { return [r] }'), rec({}))).message, /not an array/)
+    assert.match((await processError(js('function process(r) { return { foo: 1 } }'), rec({}))).message, /an object without Position/)
     assert.match((await processError(js('function process(r) { r.Key = [1, 2]; return r }'), rec({}))).message, /Key is an array/)
   })
 
