@@ -100,6 +100,14 @@ describe('custom.javascript', () => {
     assert.deepEqual(out, { position: Buffer.from('3'), operation: 'create', metadata: { returned: 'JS' }, key: Buffer.from('baz'), payload: { before: Buffer.alloc(0), after: { foo: 'bar' } } })
   })
 
+  it('the record is made of the script’s own objects: instanceof works', async () => {
+    const out = await processOne(
+      js('function process(r) { r.Metadata.checks = [r.Payload.After.list instanceof Array, r.Payload.After instanceof Object, r.Key instanceof RawData, r.Key instanceof Uint8Array].join(); return r }'),
+      rec({ key: 'k', after: { list: [1] } }),
+    )
+    assert.equal(out.metadata.checks, 'true,true,true,true')
+  })
+
   it('raw data is a byte array with UTF-8 text', async () => {
     const out = await processOne(js('function process(r) { r.Metadata.len = String(r.Payload.After.length); r.Payload.After = RawData("é✓"); return r }'), rec({ after: 'héllo' }))
     assert.equal(out.metadata.len, '6')
