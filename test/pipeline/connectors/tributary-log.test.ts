@@ -201,6 +201,21 @@ describe('tributary-log connector', () => {
     }
   })
 
+  it('connectors naming one URL share one log, closed when the last lets go', async () => {
+    const url = `memory:${uid()}`
+    const first = await acquireLog(url)
+    const second = await acquireLog(url)
+    assert.equal(first.log, second.log)
+    await first.log.admin.createTopic({ name: 'shared', partitions: 1 })
+    await first.release()
+    assert.deepEqual(await second.log.admin.listTopics(), ['shared'], 'still open while used')
+    await second.release()
+    assert.throws(() => second.log.producer(), (err) => isTributaryError(err, 'TRIB_CLOSED'), 'closed after the last release')
+    const fresh = await acquireLog(url)
+    assert.notEqual(fresh.log, first.log, 'a later use opens a new log')
+    await fresh.release()
+  })
+
   it('an open Log handed over with registerLog is used, and not closed by the connectors', async () => {
     const own = await acquireLog('memory:')
     const unregister = registerLog('memory:app', own.log)
