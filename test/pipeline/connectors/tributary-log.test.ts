@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import path from 'node:path'
 import { describe, it } from 'node:test'
 import { isTributaryError } from '../../../src/core/index.ts'
 import type { Log } from '../../../src/log/index.ts'
@@ -211,6 +212,12 @@ describe('tributary-log connector', () => {
     assert.deepEqual(await second.log.admin.listTopics(), ['shared'], 'still open while used')
     await second.release()
     assert.throws(() => second.log.producer(), (err) => isTributaryError(err, 'TRIB_CLOSED'), 'closed after the last release')
+    const dir = tempDir('trib-key-')
+    const a = await acquireLog(`file:${dir}`)
+    const b = await acquireLog(`file://${path.relative(process.cwd(), dir)}`)
+    assert.equal(a.log, b.log, 'one directory, one log, however the URL spells it')
+    await a.release()
+    await b.release()
     const fresh = await acquireLog(url)
     assert.notEqual(fresh.log, first.log, 'a later use opens a new log')
     await fresh.release()
