@@ -175,6 +175,31 @@ describe('file destination', () => {
     assert.deepEqual(back, records[0], 'a line reads back as the record')
   })
 
+  it('file → file gives the lines Conduit gives for the same input', async () => {
+    const dir = tempDir()
+    const input = path.join(dir, 'source.txt')
+    const output = path.join(dir, 'destination.txt')
+    fs.writeFileSync(input, 'a\nbb\nccc\n')
+    const source = await openSource(input)
+    const dest = fileConnector.destination!(settingsOf(fileConnector, { path: output }), context())
+    await dest.open(signal())
+    const records = await readN(source, 3)
+    for (const r of records) {
+      // What Conduit's runtime adds, and what its field.exclude of .Metadata["opencdc.readAt"] takes away.
+      r.metadata['conduit.source.connector.id'] = 'demo:in'
+      delete r.metadata['opencdc.readAt']
+    }
+    await dest.write(records, signal())
+    await Promise.all([source.teardown(), dest.teardown()])
+    const meta = `"metadata":{"conduit.source.connector.id":"demo:in","file.path":${JSON.stringify(input)}}`
+    assert.equal(
+      fs.readFileSync(output, 'utf8'),
+      `{"position":"Mg==","operation":"create",${meta},"key":"MQ==","payload":{"before":null,"after":"YQ=="}}\n` +
+        `{"position":"NQ==","operation":"create",${meta},"key":"Mg==","payload":{"before":null,"after":"YmI="}}\n` +
+        `{"position":"OQ==","operation":"create",${meta},"key":"Mw==","payload":{"before":null,"after":"Y2Nj"}}\n`,
+    )
+  })
+
   it('syncs once per batch, before acknowledging, and appends to an existing file', async () => {
     const file = path.join(tempDir(), 'sync.jsonl')
     fs.writeFileSync(file, '{"existing":true}\n')
