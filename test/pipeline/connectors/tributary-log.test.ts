@@ -196,6 +196,11 @@ describe('tributary-log connector', () => {
       assert.equal(acks[2].error, undefined)
       assert.deepEqual(await lease.log.offsets.endOffsets('users'), [1])
       assert.deepEqual(await lease.log.offsets.endOffsets('orders'), [1])
+      await lease.log.admin.deleteTopic('users')
+      const again = () => dest.write([createRecord({ position: Buffer.from('d'), after: 'again', metadata: { 'opencdc.collection': 'users' } })], signal())
+      await assert.rejects(again(), (err) => isTributaryError(err, 'TRIB_LOG_UNKNOWN_TOPIC'), 'a batch to a deleted topic fails as a whole')
+      assert.equal((await again())[0].error, undefined, 'the retry creates the topic again')
+      assert.deepEqual(await lease.log.offsets.endOffsets('users'), [1])
       await dest.teardown()
     } finally {
       await lease.release()
