@@ -28,6 +28,8 @@ import type { FileSettings } from './settings.ts'
 
 const NEWLINE = 0x0a
 const TAIL_SCAN = 64 * 1024
+/** The largest batch buffer kept for reuse. */
+const MAX_SCRATCH = 32 * 1024 * 1024
 
 /** The file destination. */
 export class FileDestination implements Destination {
@@ -36,6 +38,9 @@ export class FileDestination implements Destination {
   #file: FileHandle | null = null
   /** Length of the file up to the last acknowledged line. */
   #size = 0
+  /** A buffer reused for the bytes of each batch (grown as needed), and whether a write holds it. */
+  #scratch: Buffer = Buffer.alloc(0)
+  #scratchBusy = false
 
   constructor(settings: FileSettings, ctx: ConnectorContext) {
     this.#settings = settings
@@ -95,7 +100,9 @@ export class FileDestination implements Destination {
     const file = this.#file
     if (file === null) throw new TributaryError('TRIB_CLOSED', `file destination ${this.#settings.path} is not open`)
     if (records.length === 0) return []
-    const bytes = this.#encode(records)
+    const useScratch = !this.#scratchBusy
+    const bytes = this.#encode(records, useScratch)
+    if (useScratch) this.#scratchBusy = true
     const before = this.#size
     try {
       let written = 0
@@ -106,19 +113,21 @@ export class FileDestination implements Destination {
       await file.datasync()
     } catch (err) {
       await file.truncate(before).catch(() => undefined)
+      if (useScratch) this.#scratchBusy = false
       throw new TributaryError('TRIB_CONNECTOR_IO', `file destination ${this.#settings.path}: writing ${records.length} records at byte offset ${before} failed: ${(err as Error).message}`, {
         cause: err,
         retriable: true,
         details: { file: this.#settings.path, offset: before },
       })
     }
+    if (useScratch) this.#scratchBusy = false
     this.#size = before + bytes.length
     const acks: DestinationAck[] = new Array(records.length)
     for (let i = 0; i < records.length; i++) acks[i] = { position: records[i].position }
     return acks
   }
 
-  #encode(records: readonly PipelineRecord[]): Buffer {
+  #encode(records: readonly PipelineRecord[], useScratch: boolean): Buffer {
     const format = this.#settings.format
     if (format.name === 'opencdc/json') {
       // Serialise, then copy every line into one buffer sized for the worst case (3 bytes per
@@ -130,7 +139,12 @@ export class FileDestination implements Destination {
         lines[i] = line
         units += line.length + 1
       }
-      const out = Buffer.allocUnsafe(units * 3)
+      let out: Buffer
+      if (!useScratch || units * 3 > MAX_SCRATCH) out = Buffer.allocUnsafe(units * 3)
+      else {
+        if (this.#scratch.length < units * 3) this.#scratch = Buffer.allocUnsafe(Math.max(units * 3, this.#scratch.length * 2))
+        out = this.#scratch
+      }
       let at = 0
       for (let i = 0; i < lines.length; i++) {
         at += out.write(lines[i], at)
