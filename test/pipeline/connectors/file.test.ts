@@ -232,6 +232,18 @@ describe('file destination', () => {
     assert.equal(lines.at(-1), '')
   })
 
+  it('batches handed over without waiting are written one after the other', async () => {
+    const file = path.join(tempDir(), 'overlap.jsonl')
+    const dest = fileConnector.destination!(settingsOf(fileConnector, { path: file }), context())
+    await dest.open(signal())
+    const batches = Array.from({ length: 5 }, (_, b) => Array.from({ length: 200 }, (_, i) => createRecord({ position: Buffer.from(`${b}-${i}`), after: { b, i } as never })))
+    const acks = await Promise.all(batches.map((batch) => dest.write(batch, signal())))
+    assert.deepEqual(acks.map((a) => a.length), [200, 200, 200, 200, 200])
+    await dest.teardown()
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n')
+    assert.deepEqual(lines.map((l) => recordFromJson(l).position.toString()), batches.flat().map((r) => r.position.toString()))
+  })
+
   it('a torn last line left by a crash is cut on open, with a warning naming file and offset', async () => {
     const file = path.join(tempDir(), 'torn.jsonl')
     const good = '{"position":"MQ==","operation":"create","metadata":{},"key":null,"payload":{"before":null,"after":"YQ=="}}\n'

@@ -38,9 +38,10 @@ export class FileDestination implements Destination {
   #file: FileHandle | null = null
   /** Length of the file up to the last acknowledged line. */
   #size = 0
-  /** A buffer reused for the bytes of each batch (grown as needed), and whether a write holds it. */
+  /** A buffer reused for the bytes of each batch (grown as needed; writes never overlap). */
   #scratch: Buffer = Buffer.alloc(0)
-  #scratchBusy = false
+  /** The write in progress, if any. */
+  #writing: Promise<void> = Promise.resolve()
 
   constructor(settings: FileSettings, ctx: ConnectorContext) {
     this.#settings = settings
@@ -96,13 +97,21 @@ export class FileDestination implements Destination {
     this.#ctx.logger.warn({ file: this.#settings.path, offset: keep, droppedBytes: size - keep }, `file destination: cut a torn last line (${size - keep} bytes after byte offset ${keep}) left by an interrupted write`)
   }
 
-  async write(records: readonly PipelineRecord[], _signal: AbortSignal): Promise<DestinationAck[]> {
+  write(records: readonly PipelineRecord[], _signal: AbortSignal): Promise<DestinationAck[]> {
+    // Batches are written one after the other, even if a caller does not wait for the previous one.
+    const result = this.#writing.then(() => this.#write(records))
+    this.#writing = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    return result
+  }
+
+  async #write(records: readonly PipelineRecord[]): Promise<DestinationAck[]> {
     const file = this.#file
     if (file === null) throw new TributaryError('TRIB_CLOSED', `file destination ${this.#settings.path} is not open`)
     if (records.length === 0) return []
-    const useScratch = !this.#scratchBusy
-    const bytes = this.#encode(records, useScratch)
-    if (useScratch) this.#scratchBusy = true
+    const bytes = this.#encode(records)
     const before = this.#size
     try {
       let written = 0
@@ -113,21 +122,19 @@ export class FileDestination implements Destination {
       await file.datasync()
     } catch (err) {
       await file.truncate(before).catch(() => undefined)
-      if (useScratch) this.#scratchBusy = false
       throw new TributaryError('TRIB_CONNECTOR_IO', `file destination ${this.#settings.path}: writing ${records.length} records at byte offset ${before} failed: ${(err as Error).message}`, {
         cause: err,
         retriable: true,
         details: { file: this.#settings.path, offset: before },
       })
     }
-    if (useScratch) this.#scratchBusy = false
     this.#size = before + bytes.length
     const acks: DestinationAck[] = new Array(records.length)
     for (let i = 0; i < records.length; i++) acks[i] = { position: records[i].position }
     return acks
   }
 
-  #encode(records: readonly PipelineRecord[], useScratch: boolean): Buffer {
+  #encode(records: readonly PipelineRecord[]): Buffer {
     const format = this.#settings.format
     if (format.name === 'opencdc/json') {
       // Serialise, then copy every line into one buffer sized for the worst case (3 bytes per
@@ -140,7 +147,7 @@ export class FileDestination implements Destination {
         units += line.length + 1
       }
       let out: Buffer
-      if (!useScratch || units * 3 > MAX_SCRATCH) out = Buffer.allocUnsafe(units * 3)
+      if (units * 3 > MAX_SCRATCH) out = Buffer.allocUnsafe(units * 3)
       else {
         if (this.#scratch.length < units * 3) this.#scratch = Buffer.allocUnsafe(Math.max(units * 3, this.#scratch.length * 2))
         out = this.#scratch
@@ -163,6 +170,7 @@ export class FileDestination implements Destination {
   }
 
   async teardown(): Promise<void> {
+    await this.#writing
     const file = this.#file
     this.#file = null
     await file?.close()
