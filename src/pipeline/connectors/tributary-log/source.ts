@@ -86,6 +86,8 @@ export class LogSource implements Source {
   #epoch = 0
   /** Partitions read from, by `topic/partition`. */
   readonly #partitions = new Map<string, PartitionInfo>()
+  /** The acknowledgement in progress, if any. */
+  #acking: Promise<void> = Promise.resolve()
   /** Batches returned and not yet fully acknowledged, in read order. */
   #inFlight: InFlightBatch[] = []
 
@@ -227,7 +229,14 @@ export class LogSource implements Source {
     return undefined
   }
 
-  async ack(positions: readonly Buffer[]): Promise<void> {
+  ack(positions: readonly Buffer[]): Promise<void> {
+    // Commits go out one after the other, so a later one never lands before an earlier one.
+    const result = this.#acking.then(() => this.#ack(positions))
+    this.#acking = result.catch(() => undefined)
+    return result
+  }
+
+  async #ack(positions: readonly Buffer[]): Promise<void> {
     const consumer = this.#consumer
     if (consumer === null) throw new TributaryError('TRIB_CLOSED', `${this.#options.plugin} source is not open`)
     const commits = new Map<string, TopicPartitionOffset>()
@@ -270,6 +279,7 @@ export class LogSource implements Source {
   }
 
   async teardown(): Promise<void> {
+    await this.#acking
     const consumer = this.#consumer
     this.#consumer = null
     try {
