@@ -140,6 +140,8 @@ describe('file source', () => {
   it('bad settings name the setting', () => {
     assert.match(settingErrors(fileConnector, {}).join('\n'), /^path: "path" is required/m)
     assert.match(settingErrors(fileConnector, { path: '  ' }).join('\n'), /^path: "path" is required/m)
+    assert.match(settingErrors(fileConnector, { path: null }).join('\n'), /^path: "path" is required/m)
+    assert.match(settingErrors(fileConnector, { path: ['a'] }).join('\n'), /^path: "path" must be a string, number or boolean, got a list/m)
     assert.match(settingErrors(fileConnector, { path: 'x', 'sdk.record.format': 'debezium/json' }).join('\n'), /sdk\.record\.format: .*debezium\/json is not supported/)
     assert.match(settingErrors(fileConnector, { path: 'x', pollInterval: 'soon' }).join('\n'), /pollInterval: "pollInterval" is not a duration/)
     assert.match(settingErrors(fileConnector, { path: 'x', 'sdk.record.format': 'template' }).join('\n'), /sdk\.record\.format\.options: .*must hold the Go template/)
