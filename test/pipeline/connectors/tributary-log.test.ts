@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
 import path from 'node:path'
 import { describe, it } from 'node:test'
 import { isTributaryError } from '../../../src/core/index.ts'
-import type { Log } from '../../../src/log/index.ts'
+import { openLog, type Log } from '../../../src/log/index.ts'
 import { conduitRecordJson, registerLog, tributaryLogConnector } from '../../../src/pipeline/connectors/index.ts'
 import { acquireLog, decodeLogPosition } from '../../../src/pipeline/connectors/tributary-log/plugin.ts'
 import { createRecord, type PipelineRecord, type Source } from '../../../src/pipeline/index.ts'
@@ -262,3 +264,72 @@ describe('tributary-log connector', () => {
     await assert.rejects(other.open(signal()), (err) => isTributaryError(err, 'TRIB_CONNECTOR_POSITION') && /consumer group "theirs" but "groupID" is "mine"/.test(err.message))
   })
 })
+
+for (const backend of backends.filter((b) => b.name !== 'memory')) {
+  describe(`tributary-log source killed with SIGKILL on the ${backend.name} log`, () => {
+    it('a restart resumes right after the last acknowledged record: nothing acked is re-read, nothing unacked is lost', async () => {
+      const url = backend.url()
+      const topic = `kill-${uid()}`
+      const group = `kill-g-${uid()}`
+      const setup = await openLog(url)
+      await setup.admin.createTopic({ name: topic, partitions: 1 })
+      await setup.producer().send(Array.from({ length: 5_000 }, (_, i) => ({ topic, value: String(i) })))
+      await setup.close()
+
+      const dir = tempDir('trib-kill-')
+      const script = path.join(dir, 'consumer.ts')
+      const connectors = path.resolve(import.meta.dirname, '../../../src/pipeline/connectors/index.ts')
+      const core = path.resolve(import.meta.dirname, '../../../src/core/index.ts')
+      fs.writeFileSync(
+        script,
+        `import { tributaryLogConnector } from ${JSON.stringify(connectors)}
+import { createLogger } from ${JSON.stringify(core)}
+const ctx = { pipelineId: 'p', connectorId: 'p:c', lastPosition: null, stateDir: '.', logger: createLogger({ level: 'silent' }) }
+const source = tributaryLogConnector.source(tributaryLogConnector.settings.parse({ url: ${JSON.stringify(url)}, topics: ${JSON.stringify(topic)}, groupID: ${JSON.stringify(group)}, 'sdk.batch.size': '100' }), ctx)
+const signal = new AbortController().signal
+await source.open(signal)
+for (;;) {
+  const batch = await source.read(signal)
+  // Ack the first half of every batch only after the previous half went out: acks stay in order.
+  const half = batch.slice(0, Math.ceil(batch.length / 2))
+  await source.ack(half.map((r) => r.position))
+  await source.ack(batch.slice(half.length).map((r) => r.position))
+  process.stdout.write('acked ' + JSON.parse(batch.at(-1).position.toString()).Offset + '\\n')
+}
+`,
+      )
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let acked = -1
+      child.stdout.on('data', (chunk: Buffer) => {
+        const m = /acked (\d+)\n$/.exec(chunk.toString())
+        if (m) acked = Number(m[1])
+      })
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the child did not ack 1,000 records')), 30_000)
+        child.stdout.on('data', () => {
+          if (acked >= 1_000) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      child.kill('SIGKILL')
+      await new Promise((r) => child.once('exit', r))
+      const lastReported = acked
+
+      const lease = await acquireLog(url)
+      try {
+        const committedAfterKill = (await committed(lease.log, group, topic)).get(0)!
+        assert.ok(committedAfterKill >= lastReported + 1, `every reported ack is committed (committed ${committedAfterKill}, reported ${lastReported})`)
+        const again = source(url, topic, group)
+        await again.open(signal())
+        const first = (await again.read(signal()))[0]
+        assert.equal(decodeLogPosition(first.position).offset, committedAfterKill, 'the restart reads the first unacknowledged record')
+        await again.teardown()
+      } finally {
+        await lease.log.admin.deleteTopic(topic).catch(() => undefined)
+        await lease.release()
+      }
+    })
+  })
+}
