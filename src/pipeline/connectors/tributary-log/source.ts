@@ -239,7 +239,7 @@ export class LogSource implements Source {
   async #ack(positions: readonly Buffer[]): Promise<void> {
     const consumer = this.#consumer
     if (consumer === null) throw new TributaryError('TRIB_CLOSED', `${this.#options.plugin} source is not open`)
-    const commits = new Map<string, TopicPartitionOffset>()
+    const commits = new Map<PartitionInfo, number>()
     let stale = 0
     for (const position of positions) {
       const found = this.#take(position)
@@ -256,17 +256,18 @@ export class LogSource implements Source {
         stale++
         continue
       }
-      commits.set(part.key, { topic: part.topic, partition: part.partition, offset: found.batch.offsets[found.index] + 1 })
+      commits.set(part, found.batch.offsets[found.index] + 1)
     }
     if (stale > 0) this.#ctx.logger.debug({ connector: this.#ctx.connectorId, stale }, 'acks for records of revoked partitions are not committed')
     await this.#commit(consumer, commits)
   }
 
   /** Commits offsets of partitions still owned; a rebalance racing the commit drops the lost ones. */
-  async #commit(consumer: GroupConsumer, commits: Map<string, TopicPartitionOffset>): Promise<void> {
+  async #commit(consumer: GroupConsumer, commits: Map<PartitionInfo, number>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const owned = new Set(consumer.assignment().map((tp) => partitionKey(tp.topic, tp.partition)))
-      const list = [...commits].filter(([key]) => this.#epochs.has(key) && owned.has(key)).map(([, tpo]) => tpo)
+      const list: TopicPartitionOffset[] = []
+      for (const [part, offset] of commits) if (this.#epochs.has(part.key) && owned.has(part.key)) list.push({ topic: part.topic, partition: part.partition, offset })
       if (list.length === 0) return
       try {
         await consumer.commit(list)
