@@ -71,9 +71,9 @@ RUN_USER=$(run_user)
 # Runs a PostgreSQL binary as the cluster owner.
 as_owner() {
   if [[ -n $RUN_USER ]]; then
-    runuser -u "$RUN_USER" -- "$@"
+    runuser -u "$RUN_USER" -- "$@" 9>&-
   else
-    "$@"
+    "$@" 9>&-
   fi
 }
 
@@ -161,7 +161,7 @@ stop() {
   if [[ -f $DATA/postmaster.pid ]]; then
     as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null 2>&1 || log "pg_ctl stop failed (was it running?)"
   fi
-  rm -rf "$STATE"
+  rm -rf "$STATE" "$STATE.lock"
 }
 
 restart() {
