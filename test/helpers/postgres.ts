@@ -36,6 +36,8 @@ export interface PostgresServer {
 export interface StartOptions {
   /** Start a private server even when `PG_URL` is set (tests that restart the server). */
   private?: boolean
+  /** Lines appended to postgresql.conf of a private server (implies `private`). */
+  extraConf?: string
 }
 
 /** Starts (or connects to) the test server. */
@@ -43,11 +45,11 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
   const external = process.env.PG_URL
   let url: string
   let dir: string | null = null
-  if (external && !options.private) {
+  if (external && !options.private && options.extraConf === undefined) {
     url = external
   } else {
     dir = path.join(os.tmpdir(), `tributary-pg-${process.pid}-${randomUUID().slice(0, 6)}`)
-    url = execFileSync('bash', [script, 'start'], { env: { ...process.env, TRIBUTARY_PG_DIR: dir }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
+    url = execFileSync('bash', [script, 'start'], { env: { ...process.env, TRIBUTARY_PG_DIR: dir, PG_EXTRA_CONF: options.extraConf ?? '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
   }
   const databases: string[] = []
   const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {
