@@ -4,17 +4,12 @@
  *
  * @example
  * ```ts
- * postgresSettings.parse({ url: 'postgres://u@127.0.0.1/db', tables: 'users,orders', cdcMode: 'logrepl' })
+ * postgresSettings.parse({ url: 'postgres://u@127.0.0.1/db', tables: 'users,orders', cdcMode: 'logrepl' }) // tables: ['users', 'orders']
  * ```
  * @module
  */
-import { z } from 'zod'
-
-const bool = z.union([z.boolean(), z.stringbool()])
-const positiveInt = z.coerce.number().int().positive()
-const list = z.union([z.string(), z.array(z.string())]).transform((v) =>
-  (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0),
-)
+import type { ZodType } from 'zod'
+import { connectorSettings } from '../settings.ts'
 
 /** The default of `logrepl.publicationName` (Conduit's). */
 export const DEFAULT_PUBLICATION = 'conduitpub'
@@ -23,35 +18,68 @@ export const DEFAULT_SLOT = 'conduitslot'
 /** The default `table` of the destination: the record's collection. */
 export const DEFAULT_TABLE = '{{ index .Metadata "opencdc.collection" }}'
 
-/** Every setting of the source and the destination (one plugin, one schema). */
-export const postgresSettings = z.object({
+/** Parsed settings of the `postgres` connector (source and destination share one plugin). */
+export interface PostgresSettings {
   /** Connection URL (`postgres://user:pass@host:port/db`). Both. */
-  url: z.string().min(1, 'url is required'),
-  /** Source: tables to read, comma separated (`schema.table` allowed), or `*` for all. */
-  tables: list.optional(),
-  /** Source: Conduit's deprecated single-table form of `tables`. */
-  table: z.string().min(1).optional(),
-  /** Destination: key columns, comma separated (default: the table's primary key). Source (long polling): not used. */
-  key: list.optional(),
+  readonly url: string
+  /** Source: tables to read (`schema.table` allowed), or `['*']` for all; undefined when not set. */
+  readonly tables?: readonly string[]
+  /** Source: Conduit's deprecated single-table form of `tables`. Destination: the table name or template. */
+  readonly table?: string
+  /** Destination: key columns (default: the table's primary key). */
+  readonly key?: readonly string[]
   /** Source: `auto` (logical replication, else long polling), `logrepl` or `long_polling`. */
-  cdcMode: z.enum(['auto', 'logrepl', 'long_polling']).default('auto'),
+  readonly cdcMode: 'auto' | 'logrepl' | 'long_polling'
   /** Source: `initial` reads every row first (operation `snapshot`), `never` starts with changes. */
-  snapshotMode: z.enum(['initial', 'never']).default('initial'),
-  /** Source: rows per snapshot fetch (Conduit's `snapshot.fetchSize`). */
-  'snapshot.fetchSize': positiveInt.default(50_000),
-  'logrepl.publicationName': z.string().min(1).default(DEFAULT_PUBLICATION),
-  'logrepl.slotName': z.string().regex(/^[a-z0-9_]+$/, 'logrepl.slotName may only contain lower-case letters, digits and _').default(DEFAULT_SLOT),
-  /** Source: drop the slot and publication in `cleanup()` (Conduit: when the connector is deleted). */
-  'logrepl.autoCleanup': bool.default(true),
-  /** Source: seconds between standby status updates to the server. */
-  'logrepl.statusInterval': z.coerce.number().positive().default(10),
+  readonly snapshotMode: 'initial' | 'never'
+  /** Source: rows per snapshot fetch. */
+  readonly 'snapshot.fetchSize': number
+  readonly 'logrepl.publicationName': string
+  readonly 'logrepl.slotName': string
+  /** Source: drop slot and publication in `cleanup()` (Conduit: when the connector is deleted). */
+  readonly 'logrepl.autoCleanup': boolean
+  /** Source: seconds between standby status updates. */
+  readonly 'logrepl.statusInterval': number
   /** Source (long polling): the increasing column to poll by (default: a single-column primary key). */
-  'longPolling.orderingColumn': z.string().min(1).optional(),
-  /** Source (long polling): milliseconds between polls when nothing new was found. */
-  'longPolling.pollInterval': z.coerce.number().int().positive().default(1000),
-  /** Source: most records returned by one `read`. */
-  'batch.size': positiveInt.default(10_000),
-})
+  readonly 'longPolling.orderingColumn'?: string
+  /** Source (long polling): milliseconds between polls that found nothing. */
+  readonly 'longPolling.pollInterval': number
+  /** Source: most records per read (`sdk.batch.size`, default 10,000). */
+  readonly 'batch.size': number
+}
 
-/** Parsed settings of the `postgres` connector. */
-export type PostgresSettings = z.infer<typeof postgresSettings>
+/** The zod schema of the `postgres` connector's settings (Conduit's names, coerced as Conduit does). */
+export const postgresSettings: ZodType<PostgresSettings> = connectorSettings((s) => {
+  const url = s.required('url')
+  const tables = s.has('tables') ? s.list('tables', []) : undefined
+  const table = s.optional('table')
+  const key = s.has('key') ? s.list('key', []) : undefined
+  const cdcMode = s.oneOf('cdcMode', ['auto', 'logrepl', 'long_polling'] as const, 'auto')
+  const snapshotMode = s.oneOf('snapshotMode', ['initial', 'never'] as const, 'initial')
+  const fetchSize = s.int('snapshot.fetchSize', 50_000, 1)
+  const publication = s.string('logrepl.publicationName', DEFAULT_PUBLICATION)
+  const slot = s.string('logrepl.slotName', DEFAULT_SLOT)
+  if (!/^[a-z0-9_]+$/.test(slot)) s.fail('logrepl.slotName', 'may only contain lower-case letters, digits and _')
+  const autoCleanup = s.bool('logrepl.autoCleanup', true)
+  const statusInterval = s.float('logrepl.statusInterval', 10, 0.05)
+  const orderingColumn = s.optional('longPolling.orderingColumn')
+  const pollInterval = s.int('longPolling.pollInterval', 1000, 1)
+  const batchSize = s.int('sdk.batch.size', 0, 0) || s.int('batch.size', 10_000, 1)
+  s.accept('logrepl.withAvroSchema', 'sdk.batch.delay', 'sdk.schema.extract.key.enabled', 'sdk.schema.extract.payload.enabled', 'sdk.schema.extract.type', 'sdk.schema.extract.key.subject', 'sdk.schema.extract.payload.subject', 'sdk.schema.context.enabled', 'sdk.schema.context.name')
+  return {
+    url,
+    ...(tables !== undefined ? { tables } : {}),
+    ...(table !== undefined ? { table } : {}),
+    ...(key !== undefined ? { key } : {}),
+    cdcMode,
+    snapshotMode,
+    'snapshot.fetchSize': fetchSize,
+    'logrepl.publicationName': publication,
+    'logrepl.slotName': slot,
+    'logrepl.autoCleanup': autoCleanup,
+    'logrepl.statusInterval': statusInterval,
+    ...(orderingColumn !== undefined ? { 'longPolling.orderingColumn': orderingColumn } : {}),
+    'longPolling.pollInterval': pollInterval,
+    'batch.size': batchSize,
+  }
+})
