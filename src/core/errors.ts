@@ -72,6 +72,16 @@ export const ErrorCodes = {
   // pipeline runtime (src/pipeline)
   /** A pipeline file is invalid; the message names the file, the line and the field. */
   TRIB_PIPELINE_CONFIG: 'TRIB_PIPELINE_CONFIG',
+  // pipeline processors (src/pipeline/processors, references, templates)
+  /** A processor could not process one record; the message names the processor, the field and the record's position. */
+  TRIB_PIPELINE_RECORD: 'TRIB_PIPELINE_RECORD',
+  // pipeline connectors
+  /** A connector's settings are invalid; the message names each bad setting. */
+  TRIB_CONNECTOR_SETTINGS: 'TRIB_CONNECTOR_SETTINGS',
+  /** A source's stored position does not fit its input (bad format, past the end of a file, another consumer group). */
+  TRIB_CONNECTOR_POSITION: 'TRIB_CONNECTOR_POSITION',
+  /** A connector could not read or write its data (corrupt or vanished input, a failed write); the message names the file and the byte offset. */
+  TRIB_CONNECTOR_IO: 'TRIB_CONNECTOR_IO',
   /** The dead-letter queue refused a nack: more nacks in its window than `window-nack-threshold`. */
   TRIB_PIPELINE_NACK: 'TRIB_PIPELINE_NACK',
   /** A write to the dead-letter queue failed; the pipeline is degraded. */
@@ -82,6 +92,15 @@ export const ErrorCodes = {
   TRIB_PIPELINE_PROCESSOR: 'TRIB_PIPELINE_PROCESSOR',
   /** Records marked for retry were retried more often than allowed (attempts or stalls). */
   TRIB_PIPELINE_RETRY: 'TRIB_PIPELINE_RETRY',
+  // pipeline: PostgreSQL connectors
+  /** A PostgreSQL connector setting is wrong, or the server does not allow what it asks for; the message names the setting. */
+  TRIB_POSTGRES_CONFIG: 'TRIB_POSTGRES_CONFIG',
+  /** The PostgreSQL server could not be reached, or went away and did not come back within the retries. */
+  TRIB_POSTGRES_UNAVAILABLE: 'TRIB_POSTGRES_UNAVAILABLE',
+  /** A record could not be written by the PostgreSQL destination (a nack); details carry PostgreSQL's error code. */
+  TRIB_POSTGRES_WRITE: 'TRIB_POSTGRES_WRITE',
+  /** The logical replication stream of the PostgreSQL source failed or sent something it cannot decode. */
+  TRIB_POSTGRES_REPLICATION: 'TRIB_POSTGRES_REPLICATION',
 } as const
 
 /** One of the stable error codes. */

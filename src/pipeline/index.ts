@@ -6,6 +6,8 @@
 export * from './record.ts'
 export * from './connector.ts'
 export * from './processor.ts'
+export * from './reference.ts'
+export * from './template.ts'
 export { Batch, type RecordFlag, type RunKind, type NackReason } from './batch.ts'
 export { SourceTask, ProcessorTask, DestinationTask, type ProcessorTaskOptions, type TaskCounters } from './tasks.ts'
 export { Worker, newCounters, type TaskNode, type WorkerOptions, type WorkerObserver, type PipelineCounters } from './worker.ts'
