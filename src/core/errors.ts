@@ -69,6 +69,17 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // lease/ and kinesis/
+  /** A lease was lost (expired and taken, or handed to a claimer): a fenced write by its old owner changed nothing. */
+  TRIB_LEASE_LOST: 'TRIB_LEASE_LOST',
+  /** A lease store (DynamoDB, PostgreSQL, embedded) failed or refused an operation. */
+  TRIB_LEASE_STORE: 'TRIB_LEASE_STORE',
+  /** A lease table exists with another schema (gokini's `ErrInvalidDynamoDBSchema`). */
+  TRIB_LEASE_SCHEMA: 'TRIB_LEASE_SCHEMA',
+  /** A Kinesis call failed: missing stream, access denied, or another service error. */
+  TRIB_KINESIS: 'TRIB_KINESIS',
+  /** A KPL aggregated record could not be de-aggregated (bad protobuf or checksum). */
+  TRIB_KINESIS_AGGREGATE: 'TRIB_KINESIS_AGGREGATE',
 } as const
 
 /** One of the stable error codes. */
