@@ -128,6 +128,12 @@ export class LeaseCoordinator {
     this.#takeTimer = setInterval(() => void this.tick(), takeEvery)
   }
 
+  /** Stops taking new leases (renewals go on): the first step of a graceful shutdown. */
+  pauseTaking(): void {
+    clearInterval(this.#takeTimer)
+    this.#running = false
+  }
+
   /**
    * Stops the timers. With `release` (default) every held lease is released, after `beforeRelease`
    * (e.g. a final checkpoint) ran for it, so other workers take them at their next tick.
