@@ -9,7 +9,7 @@
 import { GetRecordsCommand, GetShardIteratorCommand, type GetRecordsCommandOutput, type KinesisClient, type ShardIteratorType, type _Record } from '@aws-sdk/client-kinesis'
 import { performance } from 'node:perf_hooks'
 import { Backoff, sleep } from '../core/backoff.ts'
-import { isTributaryError } from '../core/errors.ts'
+import { TributaryError, isTributaryError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import type { Lease, LeaseCoordinator } from '../lease/index.ts'
 import type { WorkerSettings } from './config.ts'
@@ -44,10 +44,13 @@ export class ShardConsumer implements Checkpointer {
   #lastCheckpoint: string | undefined
   #millisBehindLatest: number | undefined
   #done: Promise<void> | undefined
+  /** The acquisition this consumer belongs to: its checkpoints are fenced to it. */
+  readonly #epoch: number | undefined
 
   constructor(context: ShardConsumerContext) {
     this.#c = context
     this.shardId = context.lease.key
+    this.#epoch = context.coordinator.epoch(this.shardId)
     this.#lastCheckpoint = context.lease.checkpoint
     this.#log = context.logger.child({ shard: this.shardId })
   }
@@ -77,9 +80,18 @@ export class ShardConsumer implements Checkpointer {
 
   async checkpoint(sequenceNumber?: string): Promise<void> {
     const seq = sequenceNumber ?? this.#lastDelivered
-    if (seq === undefined || seq === this.#lastCheckpoint) return
-    await this.#c.coordinator.checkpoint(this.shardId, seq)
+    if (seq === undefined || seq === this.#lastCheckpoint) {
+      if (this.#holds()) return
+      throw new TributaryError('TRIB_LEASE_LOST', `shard ${this.shardId} is no longer leased by worker ${this.#c.coordinator.workerId}; checkpoint refused`, {
+        details: { key: this.shardId, owner: this.#c.coordinator.workerId },
+      })
+    }
+    await this.#c.coordinator.checkpoint(this.shardId, seq, { epoch: this.#epoch })
     this.#lastCheckpoint = seq
+  }
+
+  #holds(): boolean {
+    return this.#epoch !== undefined && this.#c.coordinator.epoch(this.shardId) === this.#epoch
   }
 
   async #iterator(after: string | undefined): Promise<string | undefined> {
@@ -157,16 +169,17 @@ export class ShardConsumer implements Checkpointer {
       if (out.MillisBehindLatest !== undefined) metrics?.behindLatestMillis.set(labels, out.MillisBehindLatest)
       const records = this.#toRecords(out.Records ?? [])
       if (records.length > 0) {
-        if (coordinator.held(this.shardId) === undefined) {
+        if (!this.#holds()) {
           this.#reason ??= 'ZOMBIE'
           break
         }
+        // checkpoint() without an argument inside processRecords means "this whole batch"
+        this.#lastDelivered = out.Records?.at(-1)?.SequenceNumber
         const t0 = performance.now()
         await consumer.processRecords(records, this, { millisBehindLatest: out.MillisBehindLatest })
         metrics?.processRecordsDuration.observe(labels, performance.now() - t0)
         metrics?.processedRecords.inc(labels, records.length)
         metrics?.processedBytes.inc(labels, records.reduce((n, r) => n + r.data.length, 0))
-        this.#lastDelivered = out.Records?.at(-1)?.SequenceNumber
         if (!settings.disableAutomaticCheckpoints) {
           try {
             await this.checkpoint()
@@ -193,9 +206,9 @@ export class ShardConsumer implements Checkpointer {
     if (reason === 'TERMINATE') {
       try {
         if (!settings.disableAutomaticCheckpoints) await this.checkpoint()
-        await coordinator.checkpoint(this.shardId, SHARD_END, { close: true })
+        await coordinator.checkpoint(this.shardId, SHARD_END, { close: true, epoch: this.#epoch })
         this.#lastCheckpoint = SHARD_END
-        await coordinator.release(this.shardId)
+        await coordinator.release(this.shardId, this.#epoch)
         this.#c.onShardEnd(this.shardId)
       } catch (err) {
         if (!isTributaryError(err, 'TRIB_LEASE_LOST')) throw err

@@ -68,6 +68,16 @@ export interface LeaseCoordinatorOptions {
   readonly logger?: Logger
 }
 
+/** Options of {@link LeaseCoordinator.checkpoint}. */
+export interface FencedCheckpointOptions extends CheckpointOptions {
+  /**
+   * The acquisition the writer belongs to ({@link LeaseCoordinator.epoch} when it started). A writer
+   * of an earlier acquisition of the same key (a zombie task left over after the lease was lost and
+   * taken again) is refused even though this worker owns the lease again.
+   */
+  readonly epoch?: number
+}
+
 interface Observation {
   version: string
   since: number
@@ -87,6 +97,8 @@ export class LeaseCoordinator {
   readonly #chains = new Map<string, Promise<unknown>>()
   readonly #observed = new Map<string, Observation>()
   readonly #handingOver = new Set<string>()
+  readonly #epochs = new Map<string, number>()
+  #nextEpoch = 1
   #renewTimer: NodeJS.Timeout | undefined
   #takeTimer: NodeJS.Timeout | undefined
   #tickRunning: Promise<void> | undefined
@@ -115,6 +127,11 @@ export class LeaseCoordinator {
   /** The held lease row as last written by this worker, or `undefined`. */
   held(key: string): Lease | undefined {
     return this.#held.get(key)
+  }
+
+  /** The acquisition number of the held lease `key` (new on every take), or `undefined` when not held. */
+  epoch(key: string): number | undefined {
+    return this.#held.has(key) ? this.#epochs.get(key) : undefined
   }
 
   /** Starts the renewal and take timers (after one immediate take tick). */
@@ -217,11 +234,11 @@ export class LeaseCoordinator {
    * wrote. Throws `TRIB_LEASE_LOST` (and reports the loss) when another worker owns it now; the
    * write then changed nothing.
    */
-  checkpoint(key: string, checkpoint: string, options: CheckpointOptions = {}): Promise<Lease> {
+  checkpoint(key: string, checkpoint: string, options: FencedCheckpointOptions = {}): Promise<Lease> {
     return this.#chain(key, async () => {
       const held = this.#held.get(key)
-      if (!held) throw this.#lostError(key)
-      const written = await this.store.checkpoint(held, checkpoint, options)
+      if (!held || (options.epoch !== undefined && options.epoch !== this.#epochs.get(key))) throw this.#lostError(key)
+      const written = await this.store.checkpoint(held, checkpoint, { close: options.close })
       if (!written) {
         this.#lost(key)
         throw this.#lostError(key)
@@ -238,11 +255,11 @@ export class LeaseCoordinator {
     })
   }
 
-  /** Gives `key` up so another worker can take it at once. */
-  release(key: string): Promise<void> {
+  /** Gives `key` up so another worker can take it at once (only the acquisition `epoch`, when given). */
+  release(key: string, epoch?: number): Promise<void> {
     return this.#chain(key, async () => {
       const held = this.#held.get(key)
-      if (!held) return
+      if (!held || (epoch !== undefined && epoch !== this.#epochs.get(key))) return
       this.#held.delete(key)
       this.#handingOver.delete(key)
       await this.store.release(held)
@@ -305,6 +322,7 @@ export class LeaseCoordinator {
       const taken = await this.store.take(lease, this.workerId, this.#duration)
       if (!taken) continue
       this.#held.set(taken.key, taken)
+      this.#epochs.set(taken.key, this.#nextEpoch++)
       this.#observed.set(taken.key, { version: versionOf(taken), since: performance.now() })
       need--
       this.#log.info({ key: taken.key, previousOwner: lease.owner }, 'lease taken')

@@ -242,6 +242,25 @@ export function leaseStoreConformance(name: string, factory: StoreFactory): void
           await b.stop()
         }))
 
+      it('a checkpoint from an earlier acquisition of the same key is refused after the worker took the lease again', () =>
+        withStores(1, async ([store]) => {
+          await store.create('job')
+          const a = coordinator(store, 'a', { enableStealing: false })
+          await a.start()
+          const first = a.epoch('job') as number
+          await a.checkpoint('job', '1', { epoch: first })
+          await a.release('job')
+          assert.equal(a.epoch('job'), undefined)
+          await waitFor('a takes it again', () => a.epoch('job') !== undefined, 5_000)
+          const second = a.epoch('job') as number
+          assert.notEqual(second, first)
+          await assert.rejects(a.checkpoint('job', '0', { epoch: first }), (err: unknown) => isTributaryError(err, 'TRIB_LEASE_LOST'))
+          assert.equal((await store.get('job'))?.checkpoint, '1')
+          await a.checkpoint('job', '2', { epoch: second })
+          assert.deepEqual(a.heldKeys(), ['job'], 'the refused stale write does not drop the current acquisition')
+          await a.stop()
+        }))
+
       it('rejects a bad workerId and lease duration', () =>
         withStores(1, async ([store]) => {
           assert.throws(() => coordinator(store, ''), (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && /workerId/.test((err as Error).message))
