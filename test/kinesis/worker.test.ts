@@ -11,6 +11,7 @@ import { isTributaryError } from '../../src/core/index.ts'
 import { KinesisWorker, dynamoClient, kinesisClient, type KinesisWorkerOptions } from '../../src/kinesis/index.ts'
 import { dynamoLeaseStore } from '../../src/lease/index.ts'
 import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
+import { startThrottlingProxy } from '../helpers/throttling-proxy.ts'
 import { Recorder, createStream, produce, uid, waitFor } from './helpers.ts'
 
 let aws: AwsEmulators
@@ -164,5 +165,28 @@ describe('KinesisWorker', () => {
     } finally {
       await at.shutdown()
     }
+  })
+})
+
+describe('KinesisWorker under read throttling', () => {
+  it('survives ProvisionedThroughputExceededException from the server: backs off and loses nothing', async () => {
+    const stream = uid('s')
+    await createStream(kinesis, stream, 2)
+    const produced = await produce(kinesis, stream, 300)
+    const proxy = await startThrottlingProxy(aws.kinesis.url, 3)
+    after(() => proxy.close())
+    // one SDK attempt: the worker's own backoff has to handle the throttling
+    const throttledClient = kinesisClient({ ...aws.kinesis.config, endpoint: proxy.url, maxAttempts: 1 })
+    after(() => throttledClient.destroy())
+    const rec = new Recorder()
+    const w = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: throttledClient, dynamo, consumer: rec.consumer('t'), maxRecords: 25, ...fast })
+    try {
+      await w.start()
+      await waitFor('every record despite throttling', () => rec.records().length >= produced.length, 30_000)
+    } finally {
+      await w.shutdown()
+    }
+    assert.ok(proxy.throttled > 5, `the server throttled ${proxy.throttled} calls`)
+    assert.deepEqual(rec.records().map((r) => r.sequenceNumber).sort(), produced.map((p) => p.sequenceNumber).sort())
   })
 })
