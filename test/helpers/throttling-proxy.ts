@@ -55,3 +55,32 @@ export async function startThrottlingProxy(target: string, throttleEvery = 2): P
       }),
   }
 }
+
+/** A proxy to `target` that answers calls of `operation` (e.g. `DescribeTable`) with AccessDeniedException, as IAM does. */
+export async function startDenyingProxy(target: string, operation: string, protocol: '1.0' | '1.1'): Promise<{ url: string; close(): Promise<void> }> {
+  const upstream = new URL(target)
+  const server = http.createServer((req, res) => {
+    if (String(req.headers['x-amz-target'] ?? '').endsWith(`.${operation}`)) {
+      req.resume()
+      const body = JSON.stringify({ __type: 'com.amazon.coral.service#AccessDeniedException', message: `User: arn:aws:iam::123456789012:user/app is not authorized to perform: ${operation}` })
+      res.writeHead(400, { 'content-type': `application/x-amz-json-${protocol}`, 'x-amzn-errortype': 'AccessDeniedException', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+      return
+    }
+    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+      res.writeHead(up.statusCode ?? 502, up.headers)
+      up.pipe(res)
+    })
+    forward.on('error', () => res.destroy())
+    req.pipe(forward)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}

@@ -11,7 +11,7 @@ import { isTributaryError } from '../../src/core/index.ts'
 import { KinesisWorker, dynamoClient, kinesisClient, type KinesisWorkerOptions } from '../../src/kinesis/index.ts'
 import { dynamoLeaseStore } from '../../src/lease/index.ts'
 import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
-import { startThrottlingProxy } from '../helpers/throttling-proxy.ts'
+import { startDenyingProxy, startThrottlingProxy } from '../helpers/throttling-proxy.ts'
 import { Recorder, createStream, produce, uid, waitFor } from './helpers.ts'
 
 let aws: AwsEmulators
@@ -188,5 +188,30 @@ describe('KinesisWorker under read throttling', () => {
     }
     assert.ok(proxy.throttled > 5, `the server throttled ${proxy.throttled} calls`)
     assert.deepEqual(rec.records().map((r) => r.sequenceNumber).sort(), produced.map((p) => p.sequenceNumber).sort())
+  })
+})
+
+describe('KinesisWorker without permissions', () => {
+  it('missing DynamoDB and Kinesis permissions are named: the operation, the table or stream, the grant', async () => {
+    const stream = uid('s')
+    await createStream(kinesis, stream, 1)
+    const rec = new Recorder()
+    const deniedDynamo = await startDenyingProxy(aws.dynamo.url, 'DescribeTable', '1.0')
+    after(() => deniedDynamo.close())
+    const d = dynamoClient({ ...aws.dynamo.config, endpoint: deniedDynamo.url, maxAttempts: 1 })
+    after(() => d.destroy())
+    const table = uid('t')
+    await assert.rejects(
+      new KinesisWorker({ streamName: stream, tableName: table, kinesis, dynamo: d, consumer: rec.consumer('x'), metrics: false }).start(),
+      (err: unknown) => isTributaryError(err, 'TRIB_LEASE_STORE') && (err as Error).message.includes(`DynamoDB denied DescribeTable on lease table ${table}: grant dynamodb:DescribeTable`),
+    )
+    const deniedKinesis = await startDenyingProxy(aws.kinesis.url, 'ListShards', '1.1')
+    after(() => deniedKinesis.close())
+    const k = kinesisClient({ ...aws.kinesis.config, endpoint: deniedKinesis.url, maxAttempts: 1 })
+    after(() => k.destroy())
+    await assert.rejects(
+      new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: k, dynamo, consumer: rec.consumer('x'), metrics: false }).start(),
+      (err: unknown) => isTributaryError(err, 'TRIB_KINESIS') && (err as Error).message.includes(`access denied to Kinesis stream ${stream}: grant kinesis:ListShards`),
+    )
   })
 })
