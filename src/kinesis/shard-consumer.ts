@@ -146,13 +146,23 @@ export class ShardConsumer implements Checkpointer {
     await consumer.init(this.shardId)
     let iterator = await this.#iterator(this.#lastCheckpoint)
     const backoff = new Backoff({ initialMs: 200, maxMs: 10_000 })
-    while (!signal.aborted && iterator !== undefined) {
-      let out: GetRecordsCommandOutput
+    type Fetched = { out: GetRecordsCommandOutput; ms: number } | { err: unknown }
+    const fetch = (it: string): Promise<Fetched> => {
       const started = performance.now()
-      try {
-        out = await this.#c.kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: settings.maxRecords }), { abortSignal: signal })
-      } catch (err) {
-        if (signal.aborted) break
+      return this.#c.kinesis.send(new GetRecordsCommand({ ShardIterator: it, Limit: settings.maxRecords }), { abortSignal: signal }).then(
+        (out) => ({ out, ms: performance.now() - started }),
+        (err: unknown) => ({ err }),
+      )
+    }
+    // One batch is read ahead while the previous one is processed and checkpointed (the KCL's prefetch);
+    // a read-ahead batch is dropped on stop, before anything of it was delivered or checkpointed.
+    let prefetched: Promise<Fetched> | undefined
+    while (!signal.aborted && iterator !== undefined) {
+      const fetched = await (prefetched ?? fetch(iterator))
+      prefetched = undefined
+      if (signal.aborted) break
+      if ('err' in fetched) {
+        const err = fetched.err
         const name = (err as { name?: string }).name ?? ''
         if (name === 'ExpiredIteratorException') {
           iterator = await this.#iterator(this.#lastDelivered ?? this.#lastCheckpoint)
@@ -163,16 +173,19 @@ export class ShardConsumer implements Checkpointer {
         await sleep(backoff.next(), signal).catch(() => {})
         continue
       }
+      const out = fetched.out
       backoff.reset()
-      metrics?.getRecordsDuration.observe(labels, performance.now() - started)
+      metrics?.getRecordsDuration.observe(labels, fetched.ms)
       this.#millisBehindLatest = out.MillisBehindLatest
       if (out.MillisBehindLatest !== undefined) metrics?.behindLatestMillis.set(labels, out.MillisBehindLatest)
       const records = this.#toRecords(out.Records ?? [])
+      if (out.NextShardIterator) iterator = out.NextShardIterator
       if (records.length > 0) {
         if (!this.#holds()) {
           this.#reason ??= 'ZOMBIE'
           break
         }
+        if (out.NextShardIterator && (out.MillisBehindLatest ?? 1) > 0) prefetched = fetch(out.NextShardIterator)
         // checkpoint() without an argument inside processRecords means "this whole batch"
         this.#lastDelivered = out.Records?.at(-1)?.SequenceNumber
         const t0 = performance.now()
@@ -194,7 +207,6 @@ export class ShardConsumer implements Checkpointer {
         ended = true
         break
       }
-      iterator = out.NextShardIterator
       if (records.length === 0) await sleep(settings.emptyRecordBackoffMs, signal).catch(() => {})
     }
     const reason: ShutdownReason = ended && this.#reason === undefined ? 'TERMINATE' : (this.#reason ?? 'REQUESTED')
