@@ -67,7 +67,12 @@ export class ShardConsumer implements Checkpointer {
 
   /** Starts the loop; the promise settles when it ended. */
   start(): Promise<void> {
-    this.#done ??= this.#run().catch((err: unknown) => this.#log.error({ err }, 'shard consumer failed'))
+    this.#done ??= this.#run().catch(async (err: unknown) => {
+      // init or processRecords threw: the batch is not checkpointed; let the lease go so the shard is
+      // read again from its last checkpoint (by this worker at its next tick, or by another)
+      this.#log.error({ err }, 'shard consumer failed; releasing its lease')
+      await this.#c.coordinator.release(this.shardId, this.#epoch).catch(() => {})
+    })
     return this.#done
   }
 

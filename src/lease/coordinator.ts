@@ -314,7 +314,7 @@ export class LeaseCoordinator {
     const available = leases.filter((l) => {
       if (l.closed || this.#held.has(l.key) || !eligible(l, all)) return false
       if (l.owner === undefined) return l.claim === undefined || l.claim === this.workerId || expired(l)
-      return l.owner !== this.workerId ? expired(l) : expired(l) // our own stale row (e.g. after a restart under the same id)
+      return expired(l) // another owner's, or our own stale row after a restart under the same id
     })
     shuffle(available)
     const takes = Math.min(need, this.#o.maxTakesPerTick ?? Infinity)

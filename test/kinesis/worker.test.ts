@@ -215,3 +215,32 @@ describe('KinesisWorker without permissions', () => {
     )
   })
 })
+
+describe('KinesisWorker when processRecords throws', () => {
+  it('releases the shard without checkpointing the failed batch; the batch is delivered again', async () => {
+    const stream = uid('s')
+    const table = uid('t')
+    await createStream(kinesis, stream, 1)
+    const produced = await produce(kinesis, stream, 10)
+    const rec = new Recorder()
+    let failures = 1
+    const w = worker(stream, table, {
+      workerId: 'f',
+      consumer: rec.consumer('f', {
+        onRecords: () => {
+          if (failures-- > 0) throw new Error('boom')
+        },
+      }),
+    })
+    try {
+      await w.start()
+      await waitFor('the batch delivered a second time and checkpointed', async () => (await dynamoLeaseStore({ client: dynamo, tableName: table }).get(produced[0].shardId))?.checkpoint === produced.at(-1)?.sequenceNumber, 10_000)
+      const batches = rec.events.filter((e) => e.type === 'records')
+      assert.ok(batches.length >= 2)
+      assert.equal(batches[0].type === 'records' && batches[0].records[0].sequenceNumber, produced[0].sequenceNumber)
+      assert.equal(batches[1].type === 'records' && batches[1].records[0].sequenceNumber, produced[0].sequenceNumber, 'the failed batch comes again from its first record')
+    } finally {
+      await w.shutdown()
+    }
+  })
+})
