@@ -173,9 +173,11 @@ export class ShardConsumer implements Checkpointer {
           iterator = await this.#iterator(this.#lastDelivered ?? this.#lastCheckpoint)
           continue
         }
-        if (THROTTLED.has(name)) this.#log.debug({ name }, 'GetRecords throttled; backing off')
+        // a shard reads at most 5 times a second: throttling clears within a second or two
+        const throttled = THROTTLED.has(name)
+        if (throttled) this.#log.debug({ name }, 'GetRecords throttled; backing off')
         else this.#log.warn({ err: kinesisError(err, 'GetRecords', settings.streamName) }, 'GetRecords failed; retrying')
-        await sleep(backoff.next(), signal).catch(() => {})
+        await sleep(throttled ? Math.min(backoff.next(), 2_000) : backoff.next(), signal).catch(() => {})
         continue
       }
       const out = fetched.out

@@ -16,14 +16,13 @@ export interface ThrottlingProxy {
   close(): Promise<void>
 }
 
-/** Starts a proxy to `target` that throttles `throttleEvery - 1` of every `throttleEvery` GetRecords calls. */
-export async function startThrottlingProxy(target: string, throttleEvery = 2): Promise<ThrottlingProxy> {
+/** Starts a proxy to `target` that throttles each GetRecords call with probability `share`. */
+export async function startThrottlingProxy(target: string, share = 0.5): Promise<ThrottlingProxy> {
   const upstream = new URL(target)
-  let calls = 0
   const counts = { throttled: 0, passed: 0 }
   const server = http.createServer((req, res) => {
     const isGetRecords = String(req.headers['x-amz-target'] ?? '').endsWith('.GetRecords')
-    if (isGetRecords && calls++ % throttleEvery !== 0) {
+    if (isGetRecords && Math.random() < share) {
       counts.throttled++
       req.resume()
       const body = JSON.stringify({ __type: 'ProvisionedThroughputExceededException', message: 'Rate exceeded for shard in stream (injected)' })

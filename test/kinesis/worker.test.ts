@@ -173,20 +173,20 @@ describe('KinesisWorker under read throttling', () => {
     const stream = uid('s')
     await createStream(kinesis, stream, 2)
     const produced = await produce(kinesis, stream, 300)
-    const proxy = await startThrottlingProxy(aws.kinesis.url, 3)
+    const proxy = await startThrottlingProxy(aws.kinesis.url, 0.5)
     after(() => proxy.close())
     // one SDK attempt: the worker's own backoff has to handle the throttling
     const throttledClient = kinesisClient({ ...aws.kinesis.config, endpoint: proxy.url, maxAttempts: 1 })
     after(() => throttledClient.destroy())
     const rec = new Recorder()
-    const w = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: throttledClient, dynamo, consumer: rec.consumer('t'), maxRecords: 25, ...fast })
+    const w = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: throttledClient, dynamo, consumer: rec.consumer('t'), maxRecords: 50, ...fast })
     try {
       await w.start()
-      await waitFor('every record despite throttling', () => rec.records().length >= produced.length, 30_000)
+      await waitFor('every record despite throttling', () => rec.records().length >= produced.length, 30_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}: ${rec.records().length} of ${produced.length}, throttled ${proxy.throttled}, passed ${proxy.passed}`) })
     } finally {
       await w.shutdown()
     }
-    assert.ok(proxy.throttled > 5, `the server throttled ${proxy.throttled} calls`)
+    assert.ok(proxy.throttled > 3, `the server throttled ${proxy.throttled} calls`)
     assert.deepEqual(rec.records().map((r) => r.sequenceNumber).sort(), produced.map((p) => p.sequenceNumber).sort())
   })
 })
@@ -242,5 +242,61 @@ describe('KinesisWorker when processRecords throws', () => {
     } finally {
       await w.shutdown()
     }
+  })
+})
+
+describe('KinesisWorker lease renewal and other lease stores', () => {
+  it('a processRecords slower than the lease duration does not lose the lease: renewal runs on its own timer', async () => {
+    const stream = uid('s')
+    const table = uid('t')
+    await createStream(kinesis, stream, 1)
+    const produced = await produce(kinesis, stream, 5)
+    const rec = new Recorder()
+    let first = true
+    const slow = worker(stream, table, {
+      workerId: 'slow',
+      consumer: rec.consumer('slow', {
+        onRecords: async () => {
+          if (first) {
+            first = false
+            await new Promise((r) => setTimeout(r, 2_500)) // 2.5 x the lease duration
+          }
+        },
+      }),
+    })
+    const other = worker(stream, table, { workerId: 'other', consumer: rec.consumer('other') })
+    try {
+      await slow.start()
+      await other.start()
+      await waitFor('the slow batch checkpointed', async () => (await dynamoLeaseStore({ client: dynamo, tableName: table }).get(produced[0].shardId))?.checkpoint === produced.at(-1)?.sequenceNumber, 10_000)
+      assert.ok(!rec.events.some((e) => e.worker === 'other'), 'the other worker never took the shard')
+      assert.ok(!rec.shutdowns().some((s) => s.reason === 'ZOMBIE'))
+    } finally {
+      await Promise.all([slow.shutdown(), other.shutdown()])
+    }
+  })
+
+  it('runs on the embedded lease store (leaseStore instead of tableName)', async () => {
+    const { embeddedLeaseStore } = await import('../../src/lease/index.ts')
+    const fs = await import('node:fs')
+    const os = await import('node:os')
+    const path = await import('node:path')
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-kinesis-leases-'))
+    after(() => fs.rmSync(dir, { recursive: true, force: true }))
+    const stream = uid('s')
+    await createStream(kinesis, stream, 2)
+    const produced = await produce(kinesis, stream, 30)
+    const rec = new Recorder()
+    const store = embeddedLeaseStore({ dir })
+    const w = new KinesisWorker({ streamName: stream, leaseStore: store, kinesis, consumer: rec.consumer('e'), ...fast })
+    try {
+      await w.start()
+      await waitFor('processed', () => rec.records().length === 30, 10_000)
+    } finally {
+      await w.shutdown()
+    }
+    const leases = await store.list()
+    assert.deepEqual(leases.map((l) => l.checkpoint).sort(), ['0', '1'].map((i) => produced.filter((p) => p.shardId === `shardId-00000000000${i}`).at(-1)?.sequenceNumber).sort())
+    await store.close()
   })
 })
