@@ -159,8 +159,10 @@ describe('Kinesis worker failover between processes', () => {
       const seen = fleet.processed()
       return produced.every((p) => seen.has(p.sequenceNumber))
     }, 30_000)
-    // lease duration + one tick, plus scheduling slack on a shared 2-core machine
-    assert.ok(failoverMs <= LEASE_MS + BALANCE_MS + 1_500, `failover took ${failoverMs} ms`)
+    // lease duration + one tick to notice + one tick to see the last renewal, plus scheduling slack:
+    // the 2 cores are shared with other jobs (measured 1.8 s idle, up to 3.7 s at load 12)
+    assert.ok(failoverMs <= LEASE_MS + 2 * BALANCE_MS + 2_500, `failover took ${failoverMs} ms`)
+    assert.ok(failoverMs >= 500, `failover took ${failoverMs} ms: leases were not taken before they could expire`)
     t.diagnostic(`failover ${failoverMs} ms (lease ${LEASE_MS} ms + tick ${BALANCE_MS} ms); ${[...fleet.processed().values()].filter((n) => n > 1).length} duplicates`)
     const seen = fleet.processed()
     const shardOf = new Map(produced.map((p) => [p.sequenceNumber, p.shardId]))
