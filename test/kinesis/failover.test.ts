@@ -118,7 +118,7 @@ class Fleet {
 }
 
 describe('Kinesis worker failover between processes', () => {
-  it('kill -9: the dead worker\'s shards are processed again within lease duration + one tick; nothing lost; duplicates only after its last checkpoint', async (t) => {
+  it('kill -9: the dead worker\'s shards are processed again after the lease duration plus the balancing ticks; nothing lost; duplicates only after its last checkpoint', async (t) => {
     const stream = uid('s')
     const table = uid('t')
     await createStream(kinesis, stream, 8)
