@@ -50,12 +50,14 @@ const [pkg, json] = process.argv.slice(1)
 const server = require(pkg)(JSON.parse(json))
 server.listen(0, '127.0.0.1', () => console.log('PORT ' + server.address().port))
 process.on('SIGTERM', () => server.close(() => process.exit(0)))
+// the parent holds our stdin: when it dies (even by SIGKILL or a test timeout) the pipe closes and we go too
+process.stdin.on('end', () => process.exit(0)).resume()
 `
 
 async function startEmulator(pkg: 'kinesalite' | 'dynalite', options: Record<string, unknown>): Promise<Emulator> {
   const child = spawn(process.execPath, ['-e', LOADER, path.join(root, 'node_modules', pkg), JSON.stringify(options)], {
     cwd: root,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
