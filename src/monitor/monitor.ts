@@ -78,6 +78,7 @@ export class Monitor implements MonitorView {
   #notifyLoop: Promise<void> | undefined
   #app: FastifyInstance | undefined
   #state: 'idle' | 'running' | 'stopped' = 'idle'
+  #started = false
 
   constructor(config: MonitorConfig, options: MonitorOptions = {}) {
     this.config = config
@@ -100,6 +101,20 @@ export class Monitor implements MonitorView {
   /** The leader elector, when `coordination` is configured. */
   get elector(): LeaderElector | undefined {
     return this.#elector
+  }
+
+  /** Whether `start()` finished and `stop()` was not called (`/burrow/admin/ready`). */
+  get ready(): boolean {
+    return this.#started && this.#state === 'running'
+  }
+
+  /** The monitor logger's level; setting it changes it (Burrow's `/v3/admin/loglevel`). */
+  get logLevel(): string {
+    return this.logger.level
+  }
+
+  set logLevel(level: string) {
+    this.logger.level = level
   }
 
   get dashboardRefreshMs(): number {
@@ -137,6 +152,7 @@ export class Monitor implements MonitorView {
       }
       const tickMs = this.coordinator.tickMs
       if (tickMs !== undefined) this.#notifyLoop = this.#runNotifiers(tickMs)
+      this.#started = true
     } catch (err) {
       await this.stop()
       throw err
