@@ -18,6 +18,7 @@ import { TributaryError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { partitionKey, type Record, type TopicPartition } from '../../core/record.ts'
 import type { TopicSpec } from '../types.ts'
+import { mkdirDurably, writeFileDurably } from './durable-fs.ts'
 import { lockDir, type DirLock } from './dir-lock.ts'
 import { FileSegmentStore } from './file-segment.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
@@ -86,7 +87,7 @@ export class EmbeddedBroker {
         }
       } else {
         this.#lock = lockDir(options.dir)
-        fs.mkdirSync(this.#topicsDir, { recursive: true })
+        mkdirDurably(this.#topicsDir)
         if (this.#lock.unclean) this.logger.warn({ dir: options.dir }, 'embedded log was not closed cleanly; verifying active segments')
       }
       try {
@@ -294,6 +295,8 @@ export class EmbeddedBroker {
     clearInterval(this.#cleaner)
     this.coordinator.close()
     this.notifyAppended()
+    // The clean-shutdown marker (written by release) promises every segment and index is on disk.
+    if (this.#lock) for (const topic of this.#topics.values()) for (const p of topic.partitions) p.syncAll()
     for (const topic of this.#topics.values()) for (const p of topic.partitions) p.close()
     this.#lock?.release()
   }
@@ -319,10 +322,8 @@ export class EmbeddedBroker {
     const config = resolveTopicConfig(spec)
     if (this.#topicsDir) {
       const dir = path.join(this.#topicsDir, config.name)
-      fs.mkdirSync(dir, { recursive: true })
-      const tmp = path.join(dir, 'topic.json.tmp')
-      fs.writeFileSync(tmp, JSON.stringify(spec, null, 2))
-      fs.renameSync(tmp, path.join(dir, 'topic.json'))
+      mkdirDurably(dir)
+      writeFileDurably(path.join(dir, 'topic.json'), JSON.stringify(spec, null, 2))
     }
     return this.#openTopic(config)
   }

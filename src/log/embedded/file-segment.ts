@@ -13,6 +13,7 @@ import path from 'node:path'
 import type { Logger } from '../../core/logger.ts'
 import type { Record } from '../../core/record.ts'
 import { TributaryError } from '../../core/errors.ts'
+import { fsyncs, mkdirDurably } from './durable-fs.ts'
 import { checkBatch, decodeBatch, encodeBatch, encodeEndMarker, recordSize, type StoredInput } from './batch-codec.ts'
 import { floorIndex, MemorySegment, type Segment, type SegmentStore } from './segment.ts'
 
@@ -80,6 +81,8 @@ class FileSegment implements Segment {
     const flags = create ? 'w+' : 'r+'
     this.#fd = fs.openSync(this.logPath, flags)
     this.#indexFd = fs.openSync(this.indexPath, create ? 'w+' : fs.existsSync(this.indexPath) ? 'r+' : 'w+')
+    // With `fsync: always` an acknowledged record must survive power loss, so must its file's name.
+    if (create && options.fsync === 'always') fsyncs.directory(options.dir)
   }
 
   get nextOffset(): number {
@@ -221,7 +224,7 @@ class FileSegment implements Segment {
     while (written < batch.length) {
       written += fs.writeSync(this.#fd, batch, written, batch.length - written, this.#size + written)
     }
-    if (this.#options.fsync === 'always') fs.fsyncSync(this.#fd)
+    if (this.#options.fsync === 'always') fsyncs.file(this.#fd)
     const pos = this.#size
     this.#size += batch.length
     this.#noteBatch(pos, batch.length, base, last, maxTs)
@@ -261,8 +264,8 @@ class FileSegment implements Segment {
 
   sync(): void {
     if (this.#indexFd < 0) return
-    fs.fsyncSync(this.#fd)
-    fs.fsyncSync(this.#indexFd)
+    fsyncs.file(this.#fd)
+    fsyncs.file(this.#indexFd)
   }
 
   close(): void {
@@ -277,7 +280,7 @@ export class FileSegmentStore implements SegmentStore {
 
   constructor(options: FileSegmentOptions) {
     this.#options = options
-    if (!options.readOnly) fs.mkdirSync(options.dir, { recursive: true })
+    if (!options.readOnly) mkdirDurably(options.dir)
   }
 
   load(): Segment[] {
@@ -327,12 +330,15 @@ export class FileSegmentStore implements SegmentStore {
     // The segment keeps its end: a merge is then recognisable after a crash (see PartitionLog).
     const last = records.length > 0 ? records[records.length - 1].offset : segment.baseOffset - 1
     if (last + 1 < nextOffset) fs.writeSync(fd, encodeEndMarker(nextOffset))
-    fs.fsyncSync(fd)
+    fsyncs.file(fd)
     fs.closeSync(fd)
     fs.writeFileSync(cleanedIndex, Buffer.alloc(0))
     old.close()
     fs.renameSync(cleanedIndex, old.indexPath)
     fs.renameSync(cleaned, old.logPath)
+    // The merged segment's name must be durable before its neighbours are unlinked (remove below),
+    // or power loss could bring back the original while the neighbours are gone.
+    fsyncs.directory(this.#options.dir)
     const fresh = new FileSegment(tmpOptions, old.baseOffset, false)
     fresh.recover(false, false)
     return fresh
@@ -344,6 +350,7 @@ export class FileSegmentStore implements SegmentStore {
     if (this.#options.readOnly) return // out of this view only
     fs.rmSync(file.logPath, { force: true })
     fs.rmSync(file.indexPath, { force: true })
+    fsyncs.directory(this.#options.dir)
   }
 
   destroy(): void {

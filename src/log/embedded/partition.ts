@@ -106,6 +106,11 @@ export class PartitionLog {
     this.#active().sync()
   }
 
+  /** fsyncs every segment and index of the partition (before a clean shutdown is recorded). */
+  syncAll(): void {
+    for (const s of this.#segments) s.sync()
+  }
+
   /** Applies `retention.ms` and `retention.bytes` to closed segments. */
   enforceRetention(now: number): CleanResult {
     const { retentionMs, retentionBytes } = this.#config
