@@ -3,7 +3,6 @@
  * @module
  */
 import { Command, Option } from 'commander'
-import { runLogBench } from '../bench/log-bench.ts'
 import { machine } from '../bench/report.ts'
 import { positiveInt } from './options.ts'
 
@@ -20,6 +19,7 @@ export function benchCommand(): Command {
     .option('--json', 'print one JSON object per phase')
     .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; rounds: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${machine()}`)
+      const { runLogBench } = await import('../bench/log-bench.ts')
       await runLogBench({ backend: opts.backend, records: opts.records, batch: opts.batch, rounds: opts.rounds, json: opts.json ?? false })
     })
   bench

@@ -6,7 +6,10 @@ import { Command, InvalidArgumentError } from 'commander'
 import { sleep, whenAborted } from '../core/backoff.ts'
 import { isTributaryError, TributaryError } from '../core/errors.ts'
 import { openLog, type Log } from '../log/index.ts'
-import { loadConfig, Monitor, type MonitorConfig } from '../monitor/index.ts'
+// The modules themselves, not the package index: the index also exports the Kafka reader, whose
+// client is loaded only when a Kafka cluster is configured.
+import { loadConfig, type MonitorConfig } from '../monitor/config.ts'
+import { Monitor } from '../monitor/monitor.ts'
 
 /** Options of {@link runMonitor}. */
 export interface RunMonitorOptions {

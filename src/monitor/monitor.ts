@@ -25,7 +25,7 @@ import { EmbeddedSnapshots } from './embedded-snapshots.ts'
 import { EmbeddedOffsetSource } from './embedded-source.ts'
 import { Evaluator } from './evaluator.ts'
 import { OffsetIngest } from './ingest.ts'
-import { KafkaOffsetSource } from './kafka-source.ts'
+import type { KafkaOffsetSource } from './kafka-source.ts'
 import { LeaderElector } from './leader.ts'
 import { MonitorMetrics, type TopicOffsetsSample } from './metrics.ts'
 import { createNotifier, type Notifier } from './notifiers.ts'
@@ -233,6 +233,8 @@ export class Monitor implements MonitorView {
       onUnknownPartition: () => kafkaSource?.requestMetadata(),
     })
     if (cluster.kind === 'kafka') {
+      // Loaded only for a Kafka cluster: the Kafka client is most of the monitor's memory.
+      const { KafkaOffsetSource } = await import('./kafka-source.ts')
       kafkaSource = new KafkaOffsetSource(cluster, { storage: this.storage, ingest, logger })
       return kafkaSource
     }
@@ -243,10 +245,10 @@ export class Monitor implements MonitorView {
     } catch (err) {
       const location = parseLogUrl(cluster.log)
       if (!isTributaryError(err, 'TRIB_LOG_LOCKED') || location.backend !== 'file') throw err
-      // An app owns the directory: watch it through read-only snapshots, fresh every poll interval
-      // but at most once a second (an open reads every partition's index and tail: ~25 ms for 200).
-      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; reading read-only snapshots of it')
-      const snapshots = new EmbeddedSnapshots(location.dir, Math.max(cluster.pollIntervalMs, 1_000), logger)
+      // An app owns the directory: watch it through a read-only view, refreshed every poll interval
+      // (a refresh reads only what the app wrote since).
+      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; following a read-only view of it')
+      const snapshots = new EmbeddedSnapshots(location.dir, cluster.pollIntervalMs, logger)
       this.#snapshots.push(snapshots)
       return new EmbeddedOffsetSource(cluster, () => snapshots.current(), { storage: this.storage, ingest, logger })
     }

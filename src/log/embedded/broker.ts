@@ -241,6 +241,45 @@ export class EmbeddedBroker {
     return out
   }
 
+  /**
+   * A read-only view takes in what the owner wrote since the open or the last refresh: topics
+   * created or deleted, records appended, segments rolled, compacted or removed, commits. Only new
+   * bytes are read (a segment replaced by compaction is read again). Returns the bytes scanned.
+   */
+  refresh(): number {
+    this.#ensureOpen()
+    if (!this.readOnly || !this.#topicsDir) return 0
+    const dir = this.#topicsDir
+    const onDisk = new Map<string, TopicSpec>()
+    for (const name of fs.readdirSync(dir)) {
+      const specFile = path.join(dir, name, 'topic.json')
+      try {
+        onDisk.set(name, JSON.parse(fs.readFileSync(specFile, 'utf8')) as TopicSpec)
+      } catch {
+        // no topic.json (yet), or being written: not a topic for now
+      }
+    }
+    for (const [name, topic] of this.#topics) {
+      const spec = onDisk.get(name)
+      if (name === OFFSETS_TOPIC || (spec && spec.partitions === topic.config.partitions)) continue
+      // Deleted (or deleted and created again with another partition count).
+      for (const p of topic.partitions) p.close()
+      this.#topics.delete(name)
+    }
+    let bytesRead = 0
+    for (const [name, spec] of onDisk) {
+      const existing = this.#topics.get(name)
+      if (existing) {
+        for (const p of existing.partitions) bytesRead += p.refresh()
+      } else {
+        const topic = this.#openTopic(resolveTopicConfig(spec))
+        for (const p of topic.partitions) bytesRead += p.sizeBytes
+      }
+    }
+    this.offsetStore.catchUp()
+    return bytesRead
+  }
+
   /** Throws `TRIB_LOG_READ_ONLY` naming `op` and the directory when the log was opened read-only. */
   assertWritable(op: string): void {
     if (!this.readOnly) return

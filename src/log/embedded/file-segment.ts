@@ -136,7 +136,30 @@ class FileSegment implements Segment {
     this.#maxTimestamp = maxTimestamp
     this.#size = scanFrom
     this.#sinceIndex = INDEX_INTERVAL
-    let pos = scanFrom
+    this.#scan(scanFrom, logSize, active)
+  }
+
+  /**
+   * For a read-only view: takes in what the owner appended since the last look (scanning only the
+   * new bytes). Returns the bytes scanned, or `undefined` when the file was replaced (compaction
+   * renamed a new one into place) or removed: then the segment must be opened again.
+   */
+  follow(): number | undefined {
+    let onDisk: fs.Stats
+    try {
+      onDisk = fs.statSync(this.logPath)
+    } catch {
+      return undefined
+    }
+    const open = fs.fstatSync(this.#fd)
+    if (onDisk.ino !== open.ino || onDisk.dev !== open.dev) return undefined
+    return open.size > this.#size ? this.#scan(this.#size, open.size, true) : 0
+  }
+
+  /** Checks and notes the batches from `from` to `logSize`; returns the bytes taken in. */
+  #scan(from: number, logSize: number, active: boolean): number {
+    let pos = from
+    const readOnly = this.#options.readOnly === true
     scan: while (pos < logSize) {
       let buf = this.#readAt(pos, Math.min(READ_CHUNK, logSize - pos))
       let p = 0
@@ -178,6 +201,7 @@ class FileSegment implements Segment {
       pos += p
     }
     this.#size = pos
+    return pos - from
   }
 
   #readAt(position: number, length: number): Buffer {
@@ -300,6 +324,48 @@ export class FileSegmentStore implements SegmentStore {
       segment.recover(active && this.#options.unclean, active)
       return segment
     })
+  }
+
+  refresh(segments: readonly Segment[]): { segments: Segment[]; bytesRead: number } {
+    const dir = this.#options.dir
+    const bases = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((name) => /^\d{20}\.log$/.test(name))
+          .map((name) => Number(name.slice(0, 20)))
+          .sort((a, b) => a - b)
+      : []
+    const known = new Map<number, Segment>(segments.map((s) => [s.baseOffset, s]))
+    const out: Segment[] = []
+    let bytesRead = 0
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]
+      const existing = known.get(base)
+      known.delete(base)
+      if (existing instanceof FileSegment) {
+        const grown = existing.follow()
+        if (grown !== undefined) {
+          bytesRead += grown
+          out.push(existing)
+          continue
+        }
+        existing.close()
+      } else {
+        existing?.close()
+      }
+      let segment: FileSegment
+      try {
+        segment = new FileSegment(this.#options, base, false)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed meanwhile
+        throw err
+      }
+      segment.recover(false, i === bases.length - 1)
+      bytesRead += segment.sizeBytes
+      out.push(segment)
+    }
+    for (const gone of known.values()) gone.close()
+    return { segments: out, bytesRead }
   }
 
   create(baseOffset: number): Segment {

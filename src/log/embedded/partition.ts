@@ -226,6 +226,22 @@ export class PartitionLog {
     return { removedSegments, removedRecords }
   }
 
+  /**
+   * For a read-only view: takes in what the owning process wrote since the last look — new bytes
+   * and segments, compacted or removed ones. Returns the bytes scanned.
+   */
+  refresh(): number {
+    if (!this.#store.refresh) return 0
+    const { segments, bytesRead } = this.#store.refresh(this.#segments)
+    this.#segments = segments
+    this.#dropMergeLeftovers()
+    if (this.#segments.length === 0) this.#segments.push(this.#store.create(this.#end))
+    this.#bases = this.#segments.map((s) => s.baseOffset)
+    const last = this.#segments[this.#segments.length - 1]
+    this.#end = Math.max(last.nextOffset, last.baseOffset)
+    return bytesRead
+  }
+
   /** Adopts a changed configuration (e.g. after `alterConfigs`). */
   reconfigure(config: TopicConfig): void {
     this.#config = config
