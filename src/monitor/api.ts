@@ -36,7 +36,7 @@
  * @module
  */
 import os from 'node:os'
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteHandlerMethod } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions, type RouteHandlerMethod } from 'fastify'
 import { clusterModule, consumerModule, DEFAULT_MODULE, evaluatorModule, mainConfig, notifierModule, storageModule } from './burrow-config.ts'
 import { BURROW_NOT_FOUND_BODY, resolveUnmatched, type RouteSpec } from './burrow-router.ts'
 import type { MonitorConfig } from './config.ts'
@@ -360,7 +360,12 @@ const OWN_ROUTES: readonly RouteSpec[] = [
 
 /** Builds the monitor's own fastify app (not listening yet: call `listen`, or `inject` in tests). */
 export function buildApi(view: MonitorView): FastifyInstance {
-  const app = Fastify({ logger: false, routerOptions: { maxParamLength: MAX_PARAM_LENGTH } })
+  const app: FastifyInstance = Fastify({
+    logger: false,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // No route here has a schema: plain compilers keep fastify from loading ajv (memory of the monitor).
+    schemaController: { compilersFactory: { buildValidator: () => () => () => true, buildSerializer: () => () => (data: unknown) => JSON.stringify(data) } } as unknown as FastifyServerOptions['schemaController'],
+  })
   const routes: RouteSpec[] = [...burrowRoutes(view), ...(view.dashboardEnabled ? OWN_ROUTES : OWN_ROUTES.slice(0, 1))]
   app.setNotFoundHandler(answerUnmatched(routes))
   void app.register(monitorRoutes(view, { metrics: true }))
