@@ -71,7 +71,8 @@ The config file is YAML shaped like Burrow's sections (durations in seconds):
               (several monitors: only the one owning partition 0 of the topic notifies)
 
 API (Burrow v3): GET /v3/kafka[/:cluster[/topic[/:topic[/consumers]]|/consumer[/:group[/status|/lag]]]],
-DELETE /v3/kafka/:cluster/consumer/:group[/topic/:topic], /burrow/admin, /metrics, dashboard at /.
+DELETE /v3/kafka/:cluster/consumer/:group[/topic/:topic], GET /v3/config[/<kind>[/:name]],
+GET|POST /v3/admin/loglevel, /burrow/admin[/ready], /metrics, dashboard at /.
 Full reference: docs/monitor.md. Example: examples/monitor.yaml.`
 
 /** Builds the `monitor` command. */
