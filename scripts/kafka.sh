@@ -3,7 +3,7 @@
 # Tributary's integration tests, run from the Maven Central artifact
 # org.apache.kafka:kafka_2.13 (no tarball, no Docker).
 #
-# Usage: scripts/kafka.sh start|stop|restart|status|resolve|logs [N]
+# Usage: scripts/kafka.sh start|stop|restart|status|resolve|tools|logs [N]
 #
 #   start    Start the broker and wait until it is ready. Prints ONLY the PID
 #            on stdout (PID=$(scripts/kafka.sh start)); messages go to stderr.
@@ -18,6 +18,9 @@
 #   status   Exit 0 iff the broker runs and its port accepts TCP connections
 #            (1: process runs but port closed, 3: not running).
 #   resolve  Only download the jars into the cache (e.g. to warm a CI cache).
+#   tools    Resolve org.apache.kafka:kafka-tools (ProducerPerformance,
+#            ConsumerPerformance: the benchmark ceiling) with the same Maven
+#            step into $KAFKA_CACHE_DIR/tools-$KAFKA_VERSION; print that dir.
 #   logs [N] Print the last N (default 100) lines of the broker's server.log.
 #
 # Environment (defaults in brackets):
@@ -224,13 +227,15 @@ log4j2_version() {
   fi
 }
 
+LIBS_KIND=libs # 'tools': the broker's jars plus kafka-tools (profile 'tools')
+
 resolve_libs() {
-  if [[ -n ${KAFKA_LIBS_DIR:-} ]]; then
+  if [[ $LIBS_KIND == libs && -n ${KAFKA_LIBS_DIR:-} ]]; then
     compgen -G "$KAFKA_LIBS_DIR/*.jar" >/dev/null || die "KAFKA_LIBS_DIR=$KAFKA_LIBS_DIR contains no jars"
     LIBS=$KAFKA_LIBS_DIR
     return
   fi
-  local target=$KAFKA_CACHE_DIR/libs-$KAFKA_VERSION
+  local target=$KAFKA_CACHE_DIR/$LIBS_KIND-$KAFKA_VERSION
   if [[ -f $target/$MARKER_NAME ]] && compgen -G "$target/*.jar" >/dev/null; then
     LIBS=$target
     return
@@ -241,6 +246,7 @@ resolve_libs() {
 
   local profile=log4j2 l4j
   (($(kafka_major) >= 4)) || profile=reload4j
+  [[ $LIBS_KIND == libs ]] || profile=$profile,tools
   l4j=$(log4j2_version)
   mkdir -p "$KAFKA_CACHE_DIR"
   local tmp=$target.partial.$$ mvn_log=$KAFKA_CACHE_DIR/resolve-$KAFKA_VERSION.log t0
@@ -616,6 +622,13 @@ cmd_resolve() {
   log "jars for Kafka $KAFKA_VERSION in $LIBS ($(elapsed "$t0"))"
 }
 
+cmd_tools() {
+  LIBS_KIND=tools
+  resolve_libs
+  compgen -G "$LIBS/*kafka-tools-$KAFKA_VERSION.jar" >/dev/null || die "no kafka-tools jar in $LIBS"
+  printf '%s\n' "$LIBS"
+}
+
 cmd_logs() {
   local n=${1:-100}
   [[ $n =~ ^[0-9]+$ ]] || die "logs: N must be a number (got '$n')"
@@ -631,7 +644,7 @@ main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
   case $cmd in
-    start|stop|restart|status|resolve) [[ $# -eq 0 ]] || { usage; exit 2; } ;;
+    start|stop|restart|status|resolve|tools) [[ $# -eq 0 ]] || { usage; exit 2; } ;;
     logs) [[ $# -le 1 ]] || { usage; exit 2; } ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage; exit 2 ;;
@@ -643,6 +656,7 @@ main() {
     restart) cmd_restart ;;
     status) cmd_status ;;
     resolve) cmd_resolve ;;
+    tools) cmd_tools ;;
     logs) cmd_logs "$@" ;;
   esac
 }

@@ -1,15 +1,21 @@
 /**
  * `bench count`: the standard stateful benchmark (Kafka Streams' `streamcount`, goka's word count):
  * a processor counts records per key over 10,000 Zipf-distributed keys with 100-byte values, and in
- * the same run the ceiling — a raw consume-then-produce loop through the same Log client with no
- * state (poll, send one record per input, wait for the acknowledgement, commit).
+ * the same run two raw loops through the same Log client:
  *
- * Phases: fill the input topic; ceiling; ours (processor with LMDB stores, from start to every
- * input offset committed); latency (records produced at a steady pace while the processor runs;
- * end-to-end = changelog record visible to a reader minus the input's timestamp, which the processor
- * propagates); recovery (the resulting changelog into fresh LMDB stores, whose counts must add up
- * to the inputs). Reports records/s, p99 end-to-end latency, recovery records/s, peak RSS and how
- * many changelog records the processor sent (the last write per key of each send).
+ * - **the ceiling (same work, no store)**: poll, count per key in a plain `Map`, send per poll one
+ *   record per key it changed with the key's latest count — the changelog records the processor
+ *   sends (the last write per key of each send) — to a compacted topic, await them, and commit every
+ *   `commitIntervalMs` as the processor does. What it does not do is the processor's: keep the table
+ *   in LMDB, route through the graph. The ratio is ours / this;
+ * - **uncoalesced, for context**: poll, send one 8-byte record per input, await, commit every poll.
+ *
+ * Phases: fill the input topic; both raw loops; ours (processor with LMDB stores, from start to
+ * every input offset committed); latency (records produced at a steady pace while the processor
+ * runs; end-to-end = changelog record visible to a reader minus the input's timestamp, which the
+ * processor propagates); recovery (the resulting changelog into fresh LMDB stores, whose counts must
+ * add up to the inputs). Reports records/s, p99 end-to-end latency, recovery records/s, peak RSS and
+ * how many changelog records each side sent.
  * @module
  */
 import fs from 'node:fs'
@@ -53,7 +59,17 @@ export interface CountBenchResult {
   rssMb: number
   /** Records in the resulting changelog (the processor sends the last write per key of each send). */
   changelogRecords: number
+  /** Changelog records the processor sent during the throughput phase (before the latency phase). */
+  throughputChangelogRecords: number
+  /** Changelog records the same-work ceiling sent (one per key changed per poll). */
+  ceilingChangelogRecords: number
+  /** The uncoalesced raw loop (one output record per input, commit every poll), for context. */
+  uncoalescedCeilingPerSec: number
+  ratioUncoalesced: number
 }
+
+/** How often the processor commits in this bench, and so the same-work ceiling too (ms). */
+const COMMIT_INTERVAL_MS = 1_000
 
 const KEYS = 10_000
 const VALUE_BYTES = 100
@@ -102,7 +118,51 @@ async function fill(log: Log, topic: string, records: number, next: () => number
   await producer.close()
 }
 
-/** Raw loop: poll, send one 8-byte record per input, await it, commit. Records/s. */
+/**
+ * The same-work ceiling: poll, count per key in a `Map`, send one record per key changed in the
+ * poll (its count, JSON as the processor's codec writes it) to the input's partition of a compacted
+ * topic, await, commit every `COMMIT_INTERVAL_MS` and at the end. Records/s and records sent.
+ */
+async function coalescedCeiling(log: Log, topic: string, out: string, records: number): Promise<{ perSec: number; changelog: number }> {
+  const consumer = log.consumer({ groupId: `bench-ceiling-same-${process.pid}-${Date.now()}`, topics: [topic] })
+  const producer = log.producer()
+  const counts = new Map<string, number>()
+  const start = process.hrtime.bigint()
+  let lastCommit = Date.now()
+  let seen = 0
+  let sent = 0
+  let idle = 0
+  while (seen < records) {
+    const batch = await consumer.poll({ timeoutMs: 1_000 })
+    if (batch.length === 0) {
+      if (++idle > 30) throw new Error(`bench: ceiling stalled at ${seen} of ${records}`)
+      continue
+    }
+    idle = 0
+    const changed = new Map<string, { key: Buffer; partition: number }>()
+    for (const r of batch) {
+      const key = (r.key as Buffer).toString()
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+      changed.set(key, { key: r.key as Buffer, partition: r.partition })
+    }
+    const outRecords: ProduceRecord[] = []
+    for (const [key, c] of changed) outRecords.push({ topic: out, key: c.key, value: Buffer.from(JSON.stringify(counts.get(key))), partition: c.partition })
+    await producer.send(outRecords)
+    sent += outRecords.length
+    seen += batch.length
+    if (Date.now() - lastCommit >= COMMIT_INTERVAL_MS) {
+      await consumer.commit()
+      lastCommit = Date.now()
+    }
+  }
+  await consumer.commit()
+  const perSec = rate(records, start, process.hrtime.bigint())
+  await consumer.close()
+  await producer.close()
+  return { perSec, changelog: sent }
+}
+
+/** Raw loop without coalescing (context): poll, send one 8-byte record per input, await it, commit every poll. Records/s. */
 async function ceiling(log: Log, topic: string, out: string, records: number): Promise<number> {
   const consumer = log.consumer({ groupId: `bench-ceiling-${process.pid}-${Date.now()}`, topics: [topic] })
   const producer = log.producer()
@@ -176,9 +236,11 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
     const id = `${process.pid}-${Date.now().toString(36)}`
     const topic = `count-in-${id}`
     const out = `count-ceiling-out-${id}`
+    const sameOut = `count-ceiling-table-${id}`
     const group = `count-${id}`
     await log.admin.createTopic({ name: topic, partitions })
     await log.admin.createTopic({ name: out, partitions })
+    await log.admin.createTopic({ name: sameOut, partitions, cleanupPolicy: 'compact' })
     // Topics are provisioned before either side is timed: the ceiling's output topic above, the
     // processor's table topic here (on Kafka a create waits for metadata to spread).
     await log.admin.createTopic({ name: groupTable(group as Group), partitions, cleanupPolicy: 'compact' })
@@ -186,8 +248,11 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
     say(`# count: ${records.toLocaleString('en')} records, ${KEYS.toLocaleString('en')} Zipf keys, ${VALUE_BYTES}-byte values, ${partitions} partitions, ${log.backend} log`)
     await fill(log, topic, records, next)
 
-    const ceilingPerSec = await ceiling(log, topic, out, records)
-    say(`ceiling (consume → produce → commit, no state): ${ceilingPerSec.toLocaleString('en')} rec/s`)
+    const same = await coalescedCeiling(log, topic, sameOut, records)
+    const ceilingPerSec = same.perSec
+    say(`ceiling (same changelog records and commit interval, counts in a Map, no store): ${ceilingPerSec.toLocaleString('en')} rec/s, ${same.changelog.toLocaleString('en')} changelog records`)
+    const uncoalescedCeilingPerSec = await ceiling(log, topic, out, records)
+    say(`context: uncoalesced raw loop (one output per input, commit every poll): ${uncoalescedCeilingPerSec.toLocaleString('en')} rec/s`)
 
     // Ours: from start until every input offset is committed.
     const committed = new Map<number, number>()
@@ -199,14 +264,17 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
     const processor = new Processor(log, countGraph(group, topic), {
       storage: lmdbStore({ dir: path.join(dir, 'state') }),
       onCommit,
-      commitIntervalMs: 1_000,
+      commitIntervalMs: COMMIT_INTERVAL_MS,
       logger: createLogger({ level: 'warn' }),
     })
     const start = process.hrtime.bigint()
     const run = processor.run()
     await untilCommitted(committed, await log.offsets.endOffsets(topic), wake, 30 * 60_000)
     const perSec = rate(records, start, process.hrtime.bigint())
-    say(`ours (count per key, LMDB, at-least-once): ${perSec.toLocaleString('en')} rec/s  ratio ${(perSec / ceilingPerSec).toFixed(3)}`)
+    const throughputChangelogRecords = (await log.offsets.endOffsets(`${group}-table`)).reduce((a, b) => a + b, 0)
+    say(
+      `ours (count per key, LMDB, at-least-once): ${perSec.toLocaleString('en')} rec/s, ${throughputChangelogRecords.toLocaleString('en')} changelog records  ratio ${(perSec / ceilingPerSec).toFixed(3)} (uncoalesced: ${(perSec / uncoalescedCeilingPerSec).toFixed(3)})`,
+    )
 
     // Latency: a steady producer at about a fifth of our throughput; a reader of the changelog.
     const latencyRecords = options.latencyRecords ?? Math.max(1_000, Math.min(100_000, Math.floor(records / 5)))
@@ -248,6 +316,10 @@ export async function runCountBench(options: CountBenchOptions): Promise<CountBe
       recoveryPerSec,
       rssMb: Math.round(peakRss / 2 ** 20),
       changelogRecords: changelog,
+      throughputChangelogRecords,
+      ceilingChangelogRecords: same.changelog,
+      uncoalescedCeilingPerSec,
+      ratioUncoalesced: Math.round((perSec / uncoalescedCeilingPerSec) * 1000) / 1000,
     }
     if (options.json) console.log(JSON.stringify(result))
     else say(`peak RSS ${result.rssMb} MB  (${machine()})`)

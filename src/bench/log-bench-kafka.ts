@@ -1,13 +1,17 @@
 /**
- * `bench log --backend kafka`: our Kafka backend beside the raw `@platformatic/kafka` producer and
- * consumer with the same settings (idempotent, acks=all, same batch size, same partitions), on the
- * same broker in the same run. Starts the project's broker when `KAFKA_BROKERS` is not set.
+ * `bench log --backend kafka`: our Kafka backend beside Kafka's own Java performance tools
+ * (`ProducerPerformance`, `ConsumerPerformance`; see kafka-java-ceiling.ts) doing the same work on
+ * the same broker in the same run — the ceiling and the ratio — with the raw `@platformatic/kafka`
+ * producer and consumer (same settings: idempotent, acks=all, same batch size, same partitions) as
+ * context. Rounds alternate which goes first; the best of each is kept (the machine is noisy).
+ * Starts the project's broker when `KAFKA_BROKERS` is not set.
  * @module
  */
 import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 import { Consumer, Producer } from '@platformatic/kafka'
 import { openKafkaLog } from '../log/kafka/index.ts'
+import { javaConsume, javaProduce, kafkaToolsDir, type JavaCeilingRound } from './kafka-java-ceiling.ts'
 import { benchData, measureLog, type LogBenchOptions } from './log-bench.ts'
 import { rate, report } from './report.ts'
 
@@ -70,33 +74,52 @@ export async function runKafkaLogBench(options: LogBenchOptions & { batch: numbe
   const started = startBroker()
   const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
   const log = await openKafkaLog({ brokers, clientId: 'bench' })
+  const toolsDir = kafkaToolsDir()
   try {
     const suffix = `${process.pid}-${Date.now()}`
-    const topics = { ours: `bench-ours-${suffix}`, raw: `bench-raw-${suffix}`, warm: `bench-warm-${suffix}` }
+    const topics = { ours: `bench-ours-${suffix}`, raw: `bench-raw-${suffix}`, java: `bench-java-${suffix}`, warm: `bench-warm-${suffix}` }
     await log.admin.createTopic({ name: topics.warm, partitions: options.partitions })
-    // Warm both paths (JIT, connections, metadata) before measuring.
+    // Warm ours and the raw client (JIT, connections, metadata) before measuring; the Java tools
+    // warm up the same way, with as many records, in their own JVM before each measured run.
     const warm = Math.min(50_000, options.records)
     await measureLog(log, topics.warm, warm, options.batch)
     await rawProduce(brokers, topics.warm, warm, options.batch)
 
-    // Alternate ceiling and ours over rounds and keep the best of each: the machine is noisy.
-    let ceiling = { produce: 0, consume: 0 }
+    let java = { produce: 0, consume: 0 }
+    let raw = { produce: 0, consume: 0 }
     let ours = { produce: 0, consume: 0 }
     for (let round = 0; round < options.rounds; round++) {
-      const raw = `${topics.raw}-${round}`
-      const own = `${topics.ours}-${round}`
-      await log.admin.createTopic({ name: raw, partitions: options.partitions })
-      await log.admin.createTopic({ name: own, partitions: options.partitions })
-      const rawProduced = await rawProduce(brokers, raw, options.records, options.batch)
-      const rawConsumed = await rawConsume(brokers, raw, options.records)
-      const measured = await measureLog(log, own, options.records, options.batch)
-      ceiling = { produce: Math.max(ceiling.produce, rawProduced), consume: Math.max(ceiling.consume, rawConsumed) }
-      ours = { produce: Math.max(ours.produce, measured.produce), consume: Math.max(ours.consume, measured.consume) }
-      await log.admin.deleteTopic(raw).catch(() => {})
-      await log.admin.deleteTopic(own).catch(() => {})
+      const names = { java: `${topics.java}-${round}`, raw: `${topics.raw}-${round}`, ours: `${topics.ours}-${round}` }
+      for (const name of Object.values(names)) await log.admin.createTopic({ name, partitions: options.partitions })
+      const ceilingRound: JavaCeilingRound = { toolsDir, brokers: brokers.join(','), warmTopic: topics.warm, warmRecords: warm, topic: names.java, records: options.records, batch: options.batch, partitions: options.partitions }
+      const runJava = (): void => {
+        java = { produce: Math.max(java.produce, javaProduce(ceilingRound)), consume: java.consume }
+        java = { produce: java.produce, consume: Math.max(java.consume, javaConsume(ceilingRound)) }
+      }
+      const runOurs = async (): Promise<void> => {
+        const measured = await measureLog(log, names.ours, options.records, options.batch)
+        ours = { produce: Math.max(ours.produce, measured.produce), consume: Math.max(ours.consume, measured.consume) }
+      }
+      // Alternate who goes first: neither always gets the fresher broker.
+      if (round % 2 === 0) {
+        runJava()
+        await runOurs()
+      } else {
+        await runOurs()
+        runJava()
+      }
+      const rawProduced = await rawProduce(brokers, names.raw, options.records, options.batch)
+      const rawConsumed = await rawConsume(brokers, names.raw, options.records)
+      raw = { produce: Math.max(raw.produce, rawProduced), consume: Math.max(raw.consume, rawConsumed) }
+      for (const name of Object.values(names)) await log.admin.deleteTopic(name).catch(() => {})
     }
-    report({ bench: 'log', backend: 'kafka', phase: 'produce', records: options.records, perSec: ours.produce, ceilingPerSec: ceiling.produce }, options.json)
-    report({ bench: 'log', backend: 'kafka', phase: 'consume', records: options.records, perSec: ours.consume, ceilingPerSec: ceiling.consume }, options.json)
+    for (const phase of ['produce', 'consume'] as const) {
+      report(
+        { bench: 'log', backend: 'kafka', phase, records: options.records, perSec: ours[phase], ceilingPerSec: java[phase], ceiling: phase === 'produce' ? 'kafka-tools ProducerPerformance' : 'kafka-tools ConsumerPerformance', platformaticPerSec: raw[phase] },
+        options.json,
+      )
+      if (!options.json) console.log(`${''.padEnd(22)} context: raw @platformatic/kafka ${phase} ${raw[phase].toLocaleString('en')} rec/s (ours / raw ${Math.round((ours[phase] / raw[phase]) * 100) / 100})`)
+    }
     await log.admin.deleteTopic(topics.warm).catch(() => {})
   } finally {
     await log.close()

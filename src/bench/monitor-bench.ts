@@ -5,8 +5,9 @@
  *   lag from the latest high watermark), in rounds, with broker offsets advancing between rounds;
  * - **evaluate all**: every group evaluated once (every partition's rules, group status, maxlag);
  * - **decode**: real-format `__consumer_offsets` records (offset commits with key v1 and values v3
- *   and v4, plus group metadata v3 with members and assignments), decoded;
- * - **RSS** after all of it.
+ *   and v4, plus group metadata v3 with members and assignments), each distinct and decoded once
+ *   from contiguous buffers as a fetch brings them (encoding is not timed);
+ * - **RSS** after all of it (of this bench process; `monitor-rss.ts` measures a running monitor).
  *
  * ```
  * npm run bench -- monitor [--groups 1000] [--partitions 100] [--commits 10] [--json]
@@ -95,31 +96,52 @@ export function runMonitorBench(options: MonitorBenchOptions): MonitorBenchResul
   }
 
   // Decode real-format records: 9 offset commits (values v3 and v4) per group-metadata record (v3).
-  const records: [Buffer, Buffer][] = []
-  for (let i = 0; i < Math.min(options.decodeRecords, 50_000); i++) {
-    const group = groupNames[i % groups]
-    if (i % 10 === 9) {
-      const members = [0, 1, 2].map((m) => ({
-        memberId: `consumer-${group}-${m}-5f0c2a`,
-        clientId: `consumer-${m}`,
-        clientHost: `/10.0.${m}.${i % 250}`,
-        assignment: [{ topic: topics[i % TOPICS], partitions: Array.from({ length: Math.ceil(partitions / 3) }, (_, k) => k * 3 + m).filter((p) => p < partitions) }],
-      }))
-      records.push([encodeGroupMetadataKey(group), encodeGroupMetadataValue(3, { generation: 7, currentStateTimestamp: start, members })])
-    } else {
-      records.push([encodeOffsetCommitKey(group, topics[i % TOPICS], i % partitions), encodeOffsetCommitValue(i % 2 === 0 ? 3 : 4, { offset: 1_000_000 + i, commitTimestamp: start + i, leaderEpoch: 3 })])
-    }
-  }
+  // Every record is decoded once: they are encoded chunk by chunk (untimed), each chunk a fresh
+  // contiguous buffer of distinct records (groups, topics, partitions and offsets all vary), the way
+  // a fetch response brings them — not a small pool decoded over and over from a warm cache.
+  const CHUNK = 20_000
   let decoded = 0
   let checksum = 0
-  const d0 = process.hrtime.bigint()
+  let decodeNs = 0n
+  const distinctGroups = Math.max(groups, 10_000)
   while (decoded < options.decodeRecords) {
-    for (let i = 0; i < records.length && decoded < options.decodeRecords; i++, decoded++) {
-      const m = decodeOffsetsRecord(records[i][0], records[i][1])
+    const n = Math.min(CHUNK, options.decodeRecords - decoded)
+    const parts: Buffer[] = []
+    const bounds: number[] = []
+    let size = 0
+    for (let k = 0; k < n; k++) {
+      const i = decoded + k
+      const group = `group-${(i * 7919) % distinctGroups}`
+      let key: Buffer
+      let value: Buffer
+      if (i % 10 === 9) {
+        const members = [0, 1, 2].map((m) => ({
+          memberId: `consumer-${group}-${m}-${i.toString(36)}`,
+          clientId: `consumer-${m}`,
+          clientHost: `/10.${m}.${(i >> 8) % 250}.${i % 250}`,
+          assignment: [{ topic: topics[i % TOPICS], partitions: Array.from({ length: Math.ceil(partitions / 3) }, (_, j) => j * 3 + m).filter((p) => p < partitions) }],
+        }))
+        key = encodeGroupMetadataKey(group)
+        value = encodeGroupMetadataValue(3, { generation: i, currentStateTimestamp: start + i, members })
+      } else {
+        key = encodeOffsetCommitKey(group, `${topics[i % TOPICS]}-${i % 97}`, i % partitions)
+        value = encodeOffsetCommitValue(i % 2 === 0 ? 3 : 4, { offset: 1_000_000 + i, commitTimestamp: start + i, leaderEpoch: i % 5 })
+      }
+      parts.push(key, value)
+      bounds.push(size, size + key.length, size + key.length + value.length)
+      size += key.length + value.length
+    }
+    const chunk = Buffer.concat(parts, size)
+    parts.length = 0
+    const d0 = process.hrtime.bigint()
+    for (let k = 0; k < n; k++) {
+      const m = decodeOffsetsRecord(chunk.subarray(bounds[3 * k], bounds[3 * k + 1]), chunk.subarray(bounds[3 * k + 1], bounds[3 * k + 2]))
       if (m.kind === 'offset-commit') checksum += m.offset
     }
+    decodeNs += process.hrtime.bigint() - d0
+    decoded += n
   }
-  const decodePerSec = Math.round(decoded / (Number(process.hrtime.bigint() - d0) / 1e9))
+  const decodePerSec = Math.round(decoded / (Number(decodeNs) / 1e9))
   if (checksum === 0) throw new Error('nothing decoded')
 
   const rssMb = Math.round(process.memoryUsage().rss / 2 ** 20)

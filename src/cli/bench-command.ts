@@ -3,9 +3,12 @@
  * @module
  */
 import { Command, Option } from 'commander'
-import { runLogBench } from '../bench/log-bench.ts'
-import { machine } from '../bench/report.ts'
 import { positiveInt } from './options.ts'
+
+/** The machine description; the bench modules load only when a bench runs. */
+async function machineLine(): Promise<string> {
+  return (await import('../bench/report.ts')).machine()
+}
 
 /** Builds the `bench` command group. */
 export function benchCommand(): Command {
@@ -19,7 +22,8 @@ export function benchCommand(): Command {
     .option('--rounds <n>', 'alternating rounds of ours and the ceiling; the best of each is reported', positiveInt, 2)
     .option('--json', 'print one JSON object per phase')
     .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; rounds: number; json?: boolean }) => {
-      if (!opts.json) console.log(`# machine: ${machine()}`)
+      if (!opts.json) console.log(`# machine: ${await machineLine()}`)
+      const { runLogBench } = await import('../bench/log-bench.ts')
       await runLogBench({ backend: opts.backend, records: opts.records, batch: opts.batch, rounds: opts.rounds, json: opts.json ?? false })
     })
   bench
@@ -30,7 +34,7 @@ export function benchCommand(): Command {
     .option('--partitions <n>', 'partitions of the input topic', positiveInt, 4)
     .option('--json', 'print one JSON object')
     .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; partitions: number; json?: boolean }) => {
-      if (!opts.json) console.log(`# machine: ${machine()}`)
+      if (!opts.json) console.log(`# machine: ${await machineLine()}`)
       const { runCountBench } = await import('../bench/count-bench.ts') // loads LMDB only when used
       await runCountBench({ backend: opts.backend, records: opts.records, partitions: opts.partitions, json: opts.json ?? false })
     })
@@ -42,10 +46,16 @@ export function benchCommand(): Command {
     .option('--commits <n>', 'commits per partition (= the ring size)', positiveInt, 10)
     .option('--decode <n>', '__consumer_offsets records to decode', positiveInt, 1_000_000)
     .option('--json', 'print one JSON object')
-    .action(async (opts: { groups: number; partitions: number; commits: number; decode: number; json?: boolean }) => {
-      if (!opts.json) console.log(`# machine: ${machine()}`)
+    .option('--no-rss', 'skip the RSS of running monitor processes (10 groups x 50 partitions; Kafka too when KAFKA_BROKERS is set)')
+    .action(async (opts: { groups: number; partitions: number; commits: number; decode: number; json?: boolean; rss: boolean }) => {
+      if (!opts.json) console.log(`# machine: ${await machineLine()}`)
       const { runMonitorBench } = await import('../bench/monitor-bench.ts')
       runMonitorBench({ groups: opts.groups, partitions: opts.partitions, commits: opts.commits, decodeRecords: opts.decode, json: opts.json ?? false })
+      if (opts.rss) {
+        const { measureMonitorRss } = await import('../bench/monitor-rss.ts')
+        const results = await measureMonitorRss({ kafkaBrokers: process.env.KAFKA_BROKERS, print: opts.json ? () => {} : undefined })
+        if (opts.json) console.log(JSON.stringify({ bench: 'monitor-rss', results }))
+      }
     })
   bench
     .command('pipeline')

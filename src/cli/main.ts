@@ -6,7 +6,6 @@
 import { Command, CommanderError } from 'commander'
 import { isTributaryError } from '../core/errors.ts'
 import { benchCommand } from './bench-command.ts'
-import { runDemo } from './demo.ts'
 import { kinesisCommand } from './kinesis-command.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
@@ -26,6 +25,7 @@ export function program(): Command {
     .addOption(logOption())
     .option('-n, --records <n>', 'click events to produce', positiveInt, 10_000)
     .action(async (opts: { log: string; records: number }) => {
+      const { runDemo } = await import('./demo.ts') // the processor and LMDB load only for the demo
       await runDemo({ log: opts.log, records: opts.records })
     })
   root.addCommand(benchCommand())

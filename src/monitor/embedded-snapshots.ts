@@ -1,9 +1,12 @@
 /**
- * Read-only snapshots of an embedded file log that another process owns, reopened when older than
- * `maxAgeMs`: how `tributary monitor` watches a running app's `file:` log from a process of its own.
+ * A read-only view of an embedded file log that another process owns, kept current by refreshing
+ * it when it is older than `maxAgeMs`: how `tributary monitor` watches a running app's `file:` log
+ * from a process of its own.
  *
- * A snapshot is the data as of its open (`EmbeddedLogOptions.readOnly`); the one before the current
- * stays open until the next reopen, so a caller still using it finishes undisturbed.
+ * The view is opened once; each refresh (`EmbeddedLog.refresh`) reads only what the owner wrote
+ * since — new commits of the offsets partition, new bytes of active segments, new or compacted
+ * segments — instead of opening the log again and replaying its whole offsets partition. When a
+ * refresh fails (the directory was replaced, say), the next call opens a fresh view.
  *
  * @example
  * ```ts
@@ -16,14 +19,15 @@
 import type { Logger } from '../core/logger.ts'
 import { openEmbeddedLog, type EmbeddedLog } from '../log/index.ts'
 
-/** Reopens a read-only view of `dir` when the current one is older than `maxAgeMs`. */
+/** Refreshes a read-only view of `dir` when it is older than `maxAgeMs`. */
 export class EmbeddedSnapshots {
   readonly dir: string
   readonly maxAgeMs: number
   readonly #logger: Logger
   #current: EmbeddedLog | undefined
-  #previous: EmbeddedLog | undefined
-  #openedAt = 0
+  #refreshedAt = 0
+  /** Full opens so far (1 while refreshes keep working); for tests and logs. */
+  opens = 0
 
   constructor(dir: string, maxAgeMs: number, logger: Logger) {
     this.dir = dir
@@ -31,22 +35,30 @@ export class EmbeddedSnapshots {
     this.#logger = logger
   }
 
-  /** A snapshot at most `maxAgeMs` old. Throws what a read-only open throws (the directory is gone). */
+  /** A view at most `maxAgeMs` old. Throws what a read-only open throws (the directory is gone). */
   current(): EmbeddedLog {
-    if (this.#current === undefined || Date.now() - this.#openedAt >= this.maxAgeMs) {
-      const next = openEmbeddedLog({ mode: 'file', dir: this.dir, readOnly: true, cleanerIntervalMs: 0, logger: this.#logger })
-      const retired = this.#previous
-      this.#previous = this.#current
-      this.#current = next
-      this.#openedAt = Date.now()
-      retired?.close().catch(() => {})
+    if (this.#current !== undefined && Date.now() - this.#refreshedAt >= this.maxAgeMs) {
+      try {
+        this.#current.refresh()
+        this.#refreshedAt = Date.now()
+      } catch (err) {
+        this.#logger.warn({ dir: this.dir, err: (err as Error).message }, 'refreshing the read-only view of the embedded log failed; opening it again')
+        const stale = this.#current
+        this.#current = undefined
+        stale.close().catch(() => {})
+      }
+    }
+    if (this.#current === undefined) {
+      this.#current = openEmbeddedLog({ mode: 'file', dir: this.dir, readOnly: true, cleanerIntervalMs: 0, logger: this.#logger })
+      this.#refreshedAt = Date.now()
+      this.opens++
     }
     return this.#current
   }
 
   async close(): Promise<void> {
-    const open = [this.#previous, this.#current]
-    this.#previous = this.#current = undefined
-    for (const log of open) await log?.close().catch(() => {})
+    const open = this.#current
+    this.#current = undefined
+    await open?.close().catch(() => {})
   }
 }

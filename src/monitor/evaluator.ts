@@ -42,7 +42,8 @@ export function evaluatePartition(
   const ring = slot?.ring ?? EMPTY
   const count = ring.length
   const currentLag = count === 0 || latestHwm < 0 ? 0 : Math.max(0, latestHwm - ring.offset(count - 1))
-  const complete = Math.min(1, count / intervals)
+  // Burrow quirk: a partition with a ring but no commit yet (an owner only) counts one slot of `intervals`.
+  const complete = slot !== undefined && count === 0 ? 1 / intervals : Math.min(1, count / intervals)
   const code = complete < rules.minimumComplete ? Status.OK : partitionStatus(ring, brokerOffsets, currentLag, nowMs, rules.allowedLag)
   return {
     topic,
@@ -61,9 +62,9 @@ function offsetAt(ring: CommitRing, i: number): PublicOffset {
   return { offset: ring.offset(i), timestamp: ring.timestamp(i), observedAt: ring.observedAt(i), lag: ring.lag(i) }
 }
 
-/** The NOTFOUND result for a cluster or group that does not exist. */
+/** The NOTFOUND result for a cluster or group that does not exist (`complete: 1`, as Burrow answers it). */
 export function notFoundStatus(cluster: string, group: string): GroupStatus {
-  return { cluster, group, status: 'NOTFOUND', complete: 0, partitions: [], partition_count: 0, maxlag: null, totallag: 0 }
+  return { cluster, group, status: 'NOTFOUND', complete: 1, partitions: [], partition_count: 0, maxlag: null, totallag: 0 }
 }
 
 interface Cached {

@@ -25,7 +25,7 @@ import { EmbeddedSnapshots } from './embedded-snapshots.ts'
 import { EmbeddedOffsetSource } from './embedded-source.ts'
 import { Evaluator } from './evaluator.ts'
 import { OffsetIngest } from './ingest.ts'
-import { KafkaOffsetSource } from './kafka-source.ts'
+import type { KafkaOffsetSource } from './kafka-source.ts'
 import { LeaderElector } from './leader.ts'
 import { MonitorMetrics, type TopicOffsetsSample } from './metrics.ts'
 import { createNotifier, type Notifier } from './notifiers.ts'
@@ -78,6 +78,7 @@ export class Monitor implements MonitorView {
   #notifyLoop: Promise<void> | undefined
   #app: FastifyInstance | undefined
   #state: 'idle' | 'running' | 'stopped' = 'idle'
+  #started = false
 
   constructor(config: MonitorConfig, options: MonitorOptions = {}) {
     this.config = config
@@ -100,6 +101,20 @@ export class Monitor implements MonitorView {
   /** The leader elector, when `coordination` is configured. */
   get elector(): LeaderElector | undefined {
     return this.#elector
+  }
+
+  /** Whether `start()` finished and `stop()` was not called (`/burrow/admin/ready`). */
+  get ready(): boolean {
+    return this.#started && this.#state === 'running'
+  }
+
+  /** The monitor logger's level; setting it changes it (Burrow's `/v3/admin/loglevel`). */
+  get logLevel(): string {
+    return this.logger.level
+  }
+
+  set logLevel(level: string) {
+    this.logger.level = level
   }
 
   get dashboardRefreshMs(): number {
@@ -137,6 +152,7 @@ export class Monitor implements MonitorView {
       }
       const tickMs = this.coordinator.tickMs
       if (tickMs !== undefined) this.#notifyLoop = this.#runNotifiers(tickMs)
+      this.#started = true
     } catch (err) {
       await this.stop()
       throw err
@@ -217,6 +233,8 @@ export class Monitor implements MonitorView {
       onUnknownPartition: () => kafkaSource?.requestMetadata(),
     })
     if (cluster.kind === 'kafka') {
+      // Loaded only for a Kafka cluster: the Kafka client is most of the monitor's memory.
+      const { KafkaOffsetSource } = await import('./kafka-source.ts')
       kafkaSource = new KafkaOffsetSource(cluster, { storage: this.storage, ingest, logger })
       return kafkaSource
     }
@@ -227,10 +245,10 @@ export class Monitor implements MonitorView {
     } catch (err) {
       const location = parseLogUrl(cluster.log)
       if (!isTributaryError(err, 'TRIB_LOG_LOCKED') || location.backend !== 'file') throw err
-      // An app owns the directory: watch it through read-only snapshots, fresh every poll interval
-      // but at most once a second (an open reads every partition's index and tail: ~25 ms for 200).
-      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; reading read-only snapshots of it')
-      const snapshots = new EmbeddedSnapshots(location.dir, Math.max(cluster.pollIntervalMs, 1_000), logger)
+      // An app owns the directory: watch it through a read-only view, refreshed every poll interval
+      // (a refresh reads only what the app wrote since).
+      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; following a read-only view of it')
+      const snapshots = new EmbeddedSnapshots(location.dir, cluster.pollIntervalMs, logger)
       this.#snapshots.push(snapshots)
       return new EmbeddedOffsetSource(cluster, () => snapshots.current(), { storage: this.storage, ingest, logger })
     }

@@ -356,15 +356,26 @@ export class MonitorStorage {
     return g
   }
 
-  /** Groups with commits on a topic, sorted; undefined for an unknown cluster or topic. */
-  topicConsumers(cluster: string, topic: string, now: number): string[] | undefined {
+  /**
+   * Burrow's consumer list (`GET /v3/kafka/:cluster/consumer`): every stored group, sorted —
+   * including groups that only have owners so far and expired groups not yet read, as Burrow lists
+   * them. Undefined for an unknown cluster.
+   */
+  listedGroups(cluster: string): string[] | undefined {
     const c = this.#clusters.get(cluster)
-    if (!c || !c.topics.has(topic)) return undefined
+    return c ? [...c.groups.keys()].sort() : undefined
+  }
+
+  /**
+   * Burrow's consumers of a topic: the stored groups holding the topic (with commits or owners on
+   * it), sorted; `[]` for a topic no one consumes, even one the brokers never reported; undefined
+   * for an unknown cluster.
+   */
+  topicConsumers(cluster: string, topic: string): string[] | undefined {
+    const c = this.#clusters.get(cluster)
+    if (!c) return undefined
     const out: string[] = []
-    for (const [name, g] of c.groups) {
-      if (this.#purgeIfExpired(c, g, now) || g.lastCommit === 0) continue
-      if (g.topics.get(topic)?.some((p) => p !== undefined && p.ring.length > 0)) out.push(name)
-    }
+    for (const [name, g] of c.groups) if (g.topics.has(topic)) out.push(name)
     return out.sort()
   }
 

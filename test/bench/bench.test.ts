@@ -18,7 +18,7 @@ function bench(args: string[]): { [field: string]: unknown }[] {
 describe('benchmarks (small runs: output shape and self-checks, not speed)', () => {
   it('count prints the fields the issue names, after checking the recovered table against the input', () => {
     const [result] = bench(['count', '--backend', 'memory', '--records', '20000'])
-    for (const field of ['perSec', 'ceilingPerSec', 'ratio', 'p99Ms', 'recoveryPerSec', 'rssMb', 'changelogRecords']) {
+    for (const field of ['perSec', 'ceilingPerSec', 'ratio', 'p99Ms', 'recoveryPerSec', 'rssMb', 'changelogRecords', 'ceilingChangelogRecords', 'uncoalescedCeilingPerSec', 'ratioUncoalesced']) {
       assert.equal(typeof result[field], 'number', `${field} is a number`)
       assert.ok((result[field] as number) > 0, `${field} is positive`)
     }
@@ -26,6 +26,12 @@ describe('benchmarks (small runs: output shape and self-checks, not speed)', () 
     assert.equal(result.backend, 'memory')
     assert.equal(result.records, 20_000)
     assert.ok((result.changelogRecords as number) < 20_000 + 4_000, 'at most one changelog record per input')
+    // The ceiling does the processor's work: one changelog record per key changed per poll, far fewer than one per input.
+    const ceilingChangelog = result.ceilingChangelogRecords as number
+    const ours = result.throughputChangelogRecords as number
+    assert.ok(ceilingChangelog < 20_000, `the ceiling coalesces (${ceilingChangelog} changelog records for 20,000 inputs)`)
+    assert.ok(Math.abs(ceilingChangelog - ours) <= 0.25 * ours, `as the processor does (ceiling ${ceilingChangelog}, ours ${ours} changelog records)`)
+    assert.ok(Math.abs((result.ratio as number) - (result.perSec as number) / (result.ceilingPerSec as number)) < 0.001, 'ratio = ours / same-work ceiling')
   })
 
   it('log prints ours, the ceiling and the ratio per phase', () => {

@@ -44,7 +44,9 @@ describe('HTTP API v3', () => {
   it('describes a cluster module, and answers 404 for an unknown cluster', async () => {
     assert.equal((await api(monitor, '/v3/kafka/local')).body.module['class-name'], 'embedded')
     assert.equal((await api(monitor, '/v3/kafka/other')).body.module['class-name'], 'kafka')
-    for (const path of ['/v3/kafka/nope', '/v3/kafka/nope/topic', '/v3/kafka/nope/consumer']) {
+    const module = await api(monitor, '/v3/kafka/nope')
+    assert.deepEqual([module.code, module.body.error, module.body.message], [404, true, 'cluster module not found'])
+    for (const path of ['/v3/kafka/nope/topic', '/v3/kafka/nope/consumer', '/v3/kafka/nope/topic/orders/consumers']) {
       const { code, body } = await api(monitor, path)
       assert.equal(code, 404, path)
       assert.deepEqual([body.error, body.message, body.request.url], [true, 'cluster not found', path])
@@ -58,7 +60,8 @@ describe('HTTP API v3', () => {
     assert.deepEqual((await api(monitor, '/v3/kafka/local/topic/orders/consumers')).body.consumers, ['billing'])
     const missing = await api(monitor, '/v3/kafka/local/topic/nope')
     assert.deepEqual([missing.code, missing.body.message], [404, 'cluster or topic not found'])
-    assert.equal((await api(monitor, '/v3/kafka/local/topic/nope/consumers')).code, 404)
+    const noConsumers = await api(monitor, '/v3/kafka/local/topic/nope/consumers')
+    assert.deepEqual([noConsumers.code, noConsumers.body.consumers], [200, []], 'Burrow: an unknown topic has no consumers')
   })
 
   it('lists consumers and details one: offsets padded with nulls to `intervals`, owner, client_id, current-lag', async () => {
@@ -96,12 +99,14 @@ describe('HTTP API v3', () => {
   })
 
   it('answers 404 for unknown groups, in Burrow’s words', async () => {
-    for (const path of ['/v3/kafka/local/consumer/nope', '/v3/kafka/local/consumer/nope/status', '/v3/kafka/local/consumer/nope/lag', '/v3/kafka/nope/consumer/billing/lag']) {
+    const detail = await api(monitor, '/v3/kafka/local/consumer/nope')
+    assert.deepEqual([detail.code, detail.body.error, detail.body.message], [404, true, 'cluster or consumer not found'])
+    for (const path of ['/v3/kafka/local/consumer/nope/status', '/v3/kafka/local/consumer/nope/lag', '/v3/kafka/nope/consumer/billing/lag']) {
       const { code, body } = await api(monitor, path)
-      assert.deepEqual([code, body.error, body.message], [404, true, 'cluster or consumer not found'], path)
+      assert.deepEqual([code, body.error, body.message, body.status.status], [404, false, 'consumer status returned', 'NOTFOUND'], path)
     }
     const { code, body } = await api(monitor, '/v3/nothing/here')
-    assert.deepEqual([code, body.error, body.message], [404, true, 'no such path'])
+    assert.deepEqual([code, body], [404, '{"error":true,"message":"invalid request type","result":{}}\n'])
   })
 
   it('deletes a group’s topic and a group', async () => {
@@ -110,11 +115,11 @@ describe('HTTP API v3', () => {
       assert.equal((await api(m, '/v3/kafka/local/consumer/billing/topic/orders', 'DELETE')).code, 200)
       assert.equal((await api(m, '/v3/kafka/local/consumer/billing', 'GET')).code, 404, 'orders was its only topic')
       const withHeader = await m.api().inject({ method: 'DELETE', url: '/v3/kafka/local/consumer/nope', headers: { 'content-type': 'application/json' } })
-      assert.equal(withHeader.statusCode, 404, 'an empty JSON body is accepted, as Burrow does')
+      assert.equal(withHeader.statusCode, 200, 'an empty JSON body is accepted, and an unknown group “removed”, as Burrow does')
       const removed = await api(m, '/v3/kafka/local/consumer/audit', 'DELETE')
       assert.deepEqual([removed.code, removed.body.error, removed.body.message], [200, false, 'consumer group removed'])
       assert.equal((await api(m, '/v3/kafka/local/consumer/audit/lag')).code, 404)
-      assert.equal((await api(m, '/v3/kafka/local/consumer/audit', 'DELETE')).code, 404)
+      assert.equal((await api(m, '/v3/kafka/local/consumer/audit', 'DELETE')).code, 200, 'Burrow answers 200 for a group that is not there')
     } finally {
       await m.stop()
     }
@@ -159,9 +164,9 @@ describe('HTTP API v3', () => {
       assert.match(res.headers.get('content-type') ?? '', /application\/json/)
       const body = (await res.json()) as { status: { status: string } }
       assert.equal(body.status.status, 'WARN')
-      const missing = await fetch(`${url}/v3/kafka/local/consumer/nope`)
+      const missing = await fetch(`${url}/v3/kafka/local/consumer/nope/status`)
       assert.equal(missing.status, 404)
-      assert.equal(((await missing.json()) as { message: string }).message, 'cluster or consumer not found')
+      assert.equal(((await missing.json()) as { status: { status: string } }).status.status, 'NOTFOUND')
       assert.equal(await (await fetch(`${url}/burrow/admin`)).text(), 'GOOD')
       assert.match(await (await fetch(`${url}/`)).text(), /<title>Tributary monitor<\/title>/)
     } finally {

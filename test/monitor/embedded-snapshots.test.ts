@@ -25,7 +25,7 @@ function expectLine(child: ChildProcessByStdio<Writable, Readable, null>, line: 
 }
 
 describe('monitor beside the process that owns an embedded file log', () => {
-  it('watches the live commits through read-only snapshots, without taking the directory over', async () => {
+  it('watches the live commits through a read-only view it refreshes, without taking the directory over', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-monitor-owner-'))
     const owner = spawn(process.execPath, [path.join(import.meta.dirname, '../log/fixtures/owner.ts'), dir], { stdio: ['pipe', 'pipe', 'inherit'] })
     const { logger, lines } = captureLogger('info')
@@ -34,7 +34,7 @@ describe('monitor beside the process that owns an embedded file log', () => {
       await expectLine(owner, 'ready')
       const lock = fs.readFileSync(path.join(dir, 'LOCK'), 'utf8')
       await monitor.start()
-      assert.ok(lines.some((l) => /owned by another process; reading read-only snapshots/.test(String(l.msg))), 'it says how it reads the log')
+      assert.ok(lines.some((l) => /owned by another process; following a read-only view/.test(String(l.msg))), 'it says how it reads the log')
       const lagOf = async (): Promise<number | undefined> => {
         const { code, body } = await api(monitor, '/v3/kafka/local/consumer/billing/lag')
         return code === 200 ? (body.status.totallag as number) : undefined

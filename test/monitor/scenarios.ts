@@ -122,7 +122,7 @@ export function runScenarios(name: string, open: () => Promise<ScenarioDriver>):
       assert.equal(body.status.status, 'ERR')
     })
 
-    it('answers 404 with Burrow’s error envelope once a group is deleted', async () => {
+    it('answers 404 with Burrow’s NOTFOUND status once a group is deleted', async () => {
       const s = await setup()
       await step(s, 10, 10, 1)
       assert.equal((await groupStatus(d.monitor, d.cluster, s.group)).code, 200)
@@ -131,9 +131,10 @@ export function runScenarios(name: string, open: () => Promise<ScenarioDriver>):
         const res = await groupStatus(d.monitor, d.cluster, s.group)
         return res.code === 404 ? res.body : undefined
       }, 'the group to be gone')
-      assert.deepEqual({ error: gone.error, message: gone.message, url: gone.request.url }, {
-        error: true,
-        message: 'cluster or consumer not found',
+      assert.deepEqual({ error: gone.error, message: gone.message, status: gone.status.status, url: gone.request.url }, {
+        error: false,
+        message: 'consumer status returned',
+        status: 'NOTFOUND',
         url: `/v3/kafka/${d.cluster}/consumer/${s.group}/lag`,
       })
       assert.equal((await api(d.monitor, `/v3/kafka/${d.cluster}/consumer/${s.group}`)).code, 404)

@@ -104,9 +104,9 @@ describe('MonitorStorage', () => {
     s.addCommit('c', commit(10, 1), T0)
     s.addCommit('c', { ...commit(5, 2), topic: 'u' }, T0)
     s.addCommit('c', commit(10, 1, T0, 0, 'h'), T0)
-    assert.deepEqual(s.topicConsumers('c', 't', T0), ['g', 'h'])
+    assert.deepEqual(s.topicConsumers('c', 't'), ['g', 'h'])
     assert.equal(s.deleteGroupTopic('c', 'g', 'u'), true)
-    assert.deepEqual(s.topicConsumers('c', 'u', T0), [])
+    assert.deepEqual(s.topicConsumers('c', 'u'), [])
     assert.equal(s.deleteGroup('c', 'h'), true)
     assert.equal(s.deleteGroup('c', 'h'), false)
     assert.equal(s.partitionCount(), 1, 'only g on t/0 is left: the rings of u and of h were freed')
@@ -114,7 +114,8 @@ describe('MonitorStorage', () => {
     assert.equal(s.partitionCount(), 0, 'every ring went back to the slab')
     assert.deepEqual(s.topics('c'), ['u'])
     assert.deepEqual(s.groups('c', T0), [], 'g had only t left')
-    assert.equal(s.topicConsumers('c', 't', T0), undefined)
+    assert.deepEqual(s.topicConsumers('c', 't'), [], 'a vanished topic has no consumers (Burrow answers 200)')
+    assert.equal(s.topicConsumers('nope', 't'), undefined)
   })
 
   it('sets owners from group metadata, clearing the previous assignment first', () => {

@@ -18,6 +18,7 @@ import { TributaryError } from '../../core/errors.ts'
 import type { Logger } from '../../core/logger.ts'
 import { partitionKey, type Record, type TopicPartition } from '../../core/record.ts'
 import type { TopicSpec } from '../types.ts'
+import { mkdirDurably, writeFileDurably } from './durable-fs.ts'
 import { lockDir, type DirLock } from './dir-lock.ts'
 import { FileSegmentStore } from './file-segment.ts'
 import { GroupCoordinator } from './group-coordinator.ts'
@@ -86,7 +87,7 @@ export class EmbeddedBroker {
         }
       } else {
         this.#lock = lockDir(options.dir)
-        fs.mkdirSync(this.#topicsDir, { recursive: true })
+        mkdirDurably(this.#topicsDir)
         if (this.#lock.unclean) this.logger.warn({ dir: options.dir }, 'embedded log was not closed cleanly; verifying active segments')
       }
       try {
@@ -240,6 +241,45 @@ export class EmbeddedBroker {
     return out
   }
 
+  /**
+   * A read-only view takes in what the owner wrote since the open or the last refresh: topics
+   * created or deleted, records appended, segments rolled, compacted or removed, commits. Only new
+   * bytes are read (a segment replaced by compaction is read again). Returns the bytes scanned.
+   */
+  refresh(): number {
+    this.#ensureOpen()
+    if (!this.readOnly || !this.#topicsDir) return 0
+    const dir = this.#topicsDir
+    const onDisk = new Map<string, TopicSpec>()
+    for (const name of fs.readdirSync(dir)) {
+      const specFile = path.join(dir, name, 'topic.json')
+      try {
+        onDisk.set(name, JSON.parse(fs.readFileSync(specFile, 'utf8')) as TopicSpec)
+      } catch {
+        // no topic.json (yet), or being written: not a topic for now
+      }
+    }
+    for (const [name, topic] of this.#topics) {
+      const spec = onDisk.get(name)
+      if (name === OFFSETS_TOPIC || (spec && spec.partitions === topic.config.partitions)) continue
+      // Deleted (or deleted and created again with another partition count).
+      for (const p of topic.partitions) p.close()
+      this.#topics.delete(name)
+    }
+    let bytesRead = 0
+    for (const [name, spec] of onDisk) {
+      const existing = this.#topics.get(name)
+      if (existing) {
+        for (const p of existing.partitions) bytesRead += p.refresh()
+      } else {
+        const topic = this.#openTopic(resolveTopicConfig(spec))
+        for (const p of topic.partitions) bytesRead += p.sizeBytes
+      }
+    }
+    this.offsetStore.catchUp()
+    return bytesRead
+  }
+
   /** Throws `TRIB_LOG_READ_ONLY` naming `op` and the directory when the log was opened read-only. */
   assertWritable(op: string): void {
     if (!this.readOnly) return
@@ -294,6 +334,8 @@ export class EmbeddedBroker {
     clearInterval(this.#cleaner)
     this.coordinator.close()
     this.notifyAppended()
+    // The clean-shutdown marker (written by release) promises every segment and index is on disk.
+    if (this.#lock) for (const topic of this.#topics.values()) for (const p of topic.partitions) p.syncAll()
     for (const topic of this.#topics.values()) for (const p of topic.partitions) p.close()
     this.#lock?.release()
   }
@@ -319,10 +361,8 @@ export class EmbeddedBroker {
     const config = resolveTopicConfig(spec)
     if (this.#topicsDir) {
       const dir = path.join(this.#topicsDir, config.name)
-      fs.mkdirSync(dir, { recursive: true })
-      const tmp = path.join(dir, 'topic.json.tmp')
-      fs.writeFileSync(tmp, JSON.stringify(spec, null, 2))
-      fs.renameSync(tmp, path.join(dir, 'topic.json'))
+      mkdirDurably(dir)
+      writeFileDurably(path.join(dir, 'topic.json'), JSON.stringify(spec, null, 2))
     }
     return this.#openTopic(config)
   }

@@ -75,6 +75,18 @@ export interface EmbeddedLog extends Log {
    * ```
    */
   readCommits(fromPosition: number, max?: number): CommitRecord[]
+  /**
+   * For a read-only open: takes in what the owning process wrote since the open or the last
+   * refresh (topics, records, segments rolled, compacted or removed, commits), reading only the new
+   * bytes. Returns the bytes scanned. A no-op (0) for a writable log, which is always current.
+   *
+   * @example
+   * ```ts
+   * const view = openEmbeddedLog({ mode: 'file', dir: './.tributary', readOnly: true })
+   * setInterval(() => view.refresh(), 1_000) // follows the running app
+   * ```
+   */
+  refresh(): number
 }
 
 class EmbeddedLogImpl implements EmbeddedLog {
@@ -139,6 +151,10 @@ class EmbeddedLogImpl implements EmbeddedLog {
 
   sync(): void {
     this.#broker.sync()
+  }
+
+  refresh(): number {
+    return this.#broker.refresh()
   }
 
   readCommits(fromPosition: number, max = 10_000): CommitRecord[] {

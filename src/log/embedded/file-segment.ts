@@ -13,6 +13,7 @@ import path from 'node:path'
 import type { Logger } from '../../core/logger.ts'
 import type { Record } from '../../core/record.ts'
 import { TributaryError } from '../../core/errors.ts'
+import { fsyncs, mkdirDurably } from './durable-fs.ts'
 import { checkBatch, decodeBatch, encodeBatch, encodeEndMarker, recordSize, type StoredInput } from './batch-codec.ts'
 import { floorIndex, MemorySegment, type Segment, type SegmentStore } from './segment.ts'
 
@@ -80,6 +81,8 @@ class FileSegment implements Segment {
     const flags = create ? 'w+' : 'r+'
     this.#fd = fs.openSync(this.logPath, flags)
     this.#indexFd = fs.openSync(this.indexPath, create ? 'w+' : fs.existsSync(this.indexPath) ? 'r+' : 'w+')
+    // With `fsync: always` an acknowledged record must survive power loss, so must its file's name.
+    if (create && options.fsync === 'always') fsyncs.directory(options.dir)
   }
 
   get nextOffset(): number {
@@ -133,7 +136,30 @@ class FileSegment implements Segment {
     this.#maxTimestamp = maxTimestamp
     this.#size = scanFrom
     this.#sinceIndex = INDEX_INTERVAL
-    let pos = scanFrom
+    this.#scan(scanFrom, logSize, active)
+  }
+
+  /**
+   * For a read-only view: takes in what the owner appended since the last look (scanning only the
+   * new bytes). Returns the bytes scanned, or `undefined` when the file was replaced (compaction
+   * renamed a new one into place) or removed: then the segment must be opened again.
+   */
+  follow(): number | undefined {
+    let onDisk: fs.Stats
+    try {
+      onDisk = fs.statSync(this.logPath)
+    } catch {
+      return undefined
+    }
+    const open = fs.fstatSync(this.#fd)
+    if (onDisk.ino !== open.ino || onDisk.dev !== open.dev) return undefined
+    return open.size > this.#size ? this.#scan(this.#size, open.size, true) : 0
+  }
+
+  /** Checks and notes the batches from `from` to `logSize`; returns the bytes taken in. */
+  #scan(from: number, logSize: number, active: boolean): number {
+    let pos = from
+    const readOnly = this.#options.readOnly === true
     scan: while (pos < logSize) {
       let buf = this.#readAt(pos, Math.min(READ_CHUNK, logSize - pos))
       let p = 0
@@ -175,6 +201,7 @@ class FileSegment implements Segment {
       pos += p
     }
     this.#size = pos
+    return pos - from
   }
 
   #readAt(position: number, length: number): Buffer {
@@ -221,7 +248,7 @@ class FileSegment implements Segment {
     while (written < batch.length) {
       written += fs.writeSync(this.#fd, batch, written, batch.length - written, this.#size + written)
     }
-    if (this.#options.fsync === 'always') fs.fsyncSync(this.#fd)
+    if (this.#options.fsync === 'always') fsyncs.file(this.#fd)
     const pos = this.#size
     this.#size += batch.length
     this.#noteBatch(pos, batch.length, base, last, maxTs)
@@ -261,8 +288,8 @@ class FileSegment implements Segment {
 
   sync(): void {
     if (this.#indexFd < 0) return
-    fs.fsyncSync(this.#fd)
-    fs.fsyncSync(this.#indexFd)
+    fsyncs.file(this.#fd)
+    fsyncs.file(this.#indexFd)
   }
 
   close(): void {
@@ -277,7 +304,7 @@ export class FileSegmentStore implements SegmentStore {
 
   constructor(options: FileSegmentOptions) {
     this.#options = options
-    if (!options.readOnly) fs.mkdirSync(options.dir, { recursive: true })
+    if (!options.readOnly) mkdirDurably(options.dir)
   }
 
   load(): Segment[] {
@@ -297,6 +324,48 @@ export class FileSegmentStore implements SegmentStore {
       segment.recover(active && this.#options.unclean, active)
       return segment
     })
+  }
+
+  refresh(segments: readonly Segment[]): { segments: Segment[]; bytesRead: number } {
+    const dir = this.#options.dir
+    const bases = fs.existsSync(dir)
+      ? fs
+          .readdirSync(dir)
+          .filter((name) => /^\d{20}\.log$/.test(name))
+          .map((name) => Number(name.slice(0, 20)))
+          .sort((a, b) => a - b)
+      : []
+    const known = new Map<number, Segment>(segments.map((s) => [s.baseOffset, s]))
+    const out: Segment[] = []
+    let bytesRead = 0
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]
+      const existing = known.get(base)
+      known.delete(base)
+      if (existing instanceof FileSegment) {
+        const grown = existing.follow()
+        if (grown !== undefined) {
+          bytesRead += grown
+          out.push(existing)
+          continue
+        }
+        existing.close()
+      } else {
+        existing?.close()
+      }
+      let segment: FileSegment
+      try {
+        segment = new FileSegment(this.#options, base, false)
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue // removed meanwhile
+        throw err
+      }
+      segment.recover(false, i === bases.length - 1)
+      bytesRead += segment.sizeBytes
+      out.push(segment)
+    }
+    for (const gone of known.values()) gone.close()
+    return { segments: out, bytesRead }
   }
 
   create(baseOffset: number): Segment {
@@ -327,12 +396,15 @@ export class FileSegmentStore implements SegmentStore {
     // The segment keeps its end: a merge is then recognisable after a crash (see PartitionLog).
     const last = records.length > 0 ? records[records.length - 1].offset : segment.baseOffset - 1
     if (last + 1 < nextOffset) fs.writeSync(fd, encodeEndMarker(nextOffset))
-    fs.fsyncSync(fd)
+    fsyncs.file(fd)
     fs.closeSync(fd)
     fs.writeFileSync(cleanedIndex, Buffer.alloc(0))
     old.close()
     fs.renameSync(cleanedIndex, old.indexPath)
     fs.renameSync(cleaned, old.logPath)
+    // The merged segment's name must be durable before its neighbours are unlinked (remove below),
+    // or power loss could bring back the original while the neighbours are gone.
+    fsyncs.directory(this.#options.dir)
     const fresh = new FileSegment(tmpOptions, old.baseOffset, false)
     fresh.recover(false, false)
     return fresh
@@ -344,6 +416,7 @@ export class FileSegmentStore implements SegmentStore {
     if (this.#options.readOnly) return // out of this view only
     fs.rmSync(file.logPath, { force: true })
     fs.rmSync(file.indexPath, { force: true })
+    fsyncs.directory(this.#options.dir)
   }
 
   destroy(): void {

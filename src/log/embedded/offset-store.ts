@@ -32,15 +32,29 @@ export class OffsetStore {
   /** group → "topic NUL partition" → offset */
   readonly #groups = new Map<string, Map<string, number>>()
 
+  /** The next offset of the partition to apply to the map. */
+  #applied = 0
+
   constructor(log: PartitionLog) {
     this.#log = log
+    this.catchUp()
+  }
+
+  /**
+   * Applies the records stored since the last call (all of them at construction). A read-only view
+   * calls it after its partition took in what the owner appended, so only the new commits are read.
+   */
+  catchUp(): void {
+    const log = this.#log
     const records: Record[] = []
-    for (let offset = log.startOffset; offset < log.endOffset; ) {
+    let offset = Math.max(this.#applied, log.startOffset)
+    while (offset < log.endOffset) {
       records.length = 0
       if (log.read(offset, 10_000, records) === 0) break
       for (const r of records) this.#apply(r.key as Buffer, r.value)
       offset = records[records.length - 1].offset + 1
     }
+    this.#applied = Math.max(offset, this.#applied)
   }
 
   /** Stores the offsets of one commit call atomically. */
@@ -53,6 +67,7 @@ export class OffsetStore {
     })
     this.#log.append(batch, now)
     for (const entry of batch) this.#apply(entry.key as Buffer, entry.value)
+    this.#applied = this.#log.endOffset
   }
 
   /** The committed offset of a partition, or undefined. */
@@ -112,6 +127,7 @@ export class OffsetStore {
     if (tombstones.length === 0) return
     this.#log.append(tombstones, now)
     for (const t of tombstones) this.#apply(t.key as Buffer, null)
+    this.#applied = this.#log.endOffset
   }
 
   #apply(key: Buffer, value: Buffer | null): void {

@@ -106,6 +106,11 @@ export class PartitionLog {
     this.#active().sync()
   }
 
+  /** fsyncs every segment and index of the partition (before a clean shutdown is recorded). */
+  syncAll(): void {
+    for (const s of this.#segments) s.sync()
+  }
+
   /** Applies `retention.ms` and `retention.bytes` to closed segments. */
   enforceRetention(now: number): CleanResult {
     const { retentionMs, retentionBytes } = this.#config
@@ -219,6 +224,22 @@ export class PartitionLog {
       this.#cleanedUpTo = Math.max(this.#cleanedUpTo, this.#segments[cleaned.length].baseOffset)
     }
     return { removedSegments, removedRecords }
+  }
+
+  /**
+   * For a read-only view: takes in what the owning process wrote since the last look — new bytes
+   * and segments, compacted or removed ones. Returns the bytes scanned.
+   */
+  refresh(): number {
+    if (!this.#store.refresh) return 0
+    const { segments, bytesRead } = this.#store.refresh(this.#segments)
+    this.#segments = segments
+    this.#dropMergeLeftovers()
+    if (this.#segments.length === 0) this.#segments.push(this.#store.create(this.#end))
+    this.#bases = this.#segments.map((s) => s.baseOffset)
+    const last = this.#segments[this.#segments.length - 1]
+    this.#end = Math.max(last.nextOffset, last.baseOffset)
+    return bytesRead
   }
 
   /** Adopts a changed configuration (e.g. after `alterConfigs`). */

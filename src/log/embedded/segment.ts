@@ -41,6 +41,12 @@ export interface SegmentStore {
   remove(segment: Segment): void
   /** Removes everything of the partition. */
   destroy(): void
+  /**
+   * For a read-only view of files another process owns: the partition's segments as they are now —
+   * `segments` followed where their files only grew, opened again where they were replaced, dropped
+   * where removed, new files added. Returns the bytes scanned with the new list. Absent for memory.
+   */
+  refresh?(segments: readonly Segment[]): { segments: Segment[]; bytesRead: number }
 }
 
 /** Binary search: index of the last element of `sorted` that is `<= value`, or -1. */

@@ -40,6 +40,24 @@ function numberConfig(spec: TopicSpec, key: string, fallback: number): number {
   return value
 }
 
+/**
+ * The largest `segment.bytes` (Kafka's limit, `Integer.MAX_VALUE`): a segment may pass it by one
+ * batch before it rolls, and index positions are 32-bit, so this keeps every position in range.
+ */
+export const MAX_SEGMENT_BYTES = 2 ** 31 - 1
+
+function segmentBytes(spec: TopicSpec): number {
+  const value = numberConfig(spec, 'segment.bytes', 128 * 1024 * 1024)
+  if (!Number.isInteger(value) || value < 1 || value > MAX_SEGMENT_BYTES) {
+    throw new TributaryError(
+      'TRIB_INVALID_ARGUMENT',
+      `topic ${spec.name}: config segment.bytes=${JSON.stringify(spec.configs?.['segment.bytes'])} must be a whole number of bytes from 1 to ${MAX_SEGMENT_BYTES} (index positions are 32-bit)`,
+      { details: { topic: spec.name, config: 'segment.bytes', value: spec.configs?.['segment.bytes'] } },
+    )
+  }
+  return value
+}
+
 /** Validates a spec and fills in defaults. */
 export function resolveTopicConfig(spec: TopicSpec): TopicConfig {
   const policy = validateTopicSpec(spec)
@@ -49,7 +67,7 @@ export function resolveTopicConfig(spec: TopicSpec): TopicConfig {
     cleanupPolicy: policy,
     retentionMs: spec.retentionMs ?? numberConfig(spec, 'retention.ms', -1),
     retentionBytes: spec.retentionBytes ?? numberConfig(spec, 'retention.bytes', -1),
-    segmentBytes: numberConfig(spec, 'segment.bytes', 128 * 1024 * 1024),
+    segmentBytes: segmentBytes(spec),
     segmentMs: numberConfig(spec, 'segment.ms', 7 * DAY),
     deleteRetentionMs: numberConfig(spec, 'delete.retention.ms', DAY),
     minCleanableDirtyRatio: numberConfig(spec, 'min.cleanable.dirty.ratio', 0.5),
