@@ -64,7 +64,7 @@ export function benchCommand(): Command {
     .option('--records <n>', 'records per case (default 1,000,000; kafka-kafka 500,000)', positiveInt)
     .option('--json', 'print one JSON object per case')
     .action(async (opts: { case?: string[]; records?: number; json?: boolean }) => {
-      if (!opts.json) console.log(`# machine: ${machine()}`)
+      if (!opts.json) console.log(`# machine: ${await machineLine()}`)
       const { runPipelineBench } = await import('../bench/pipeline-bench.ts')
       await runPipelineBench({ cases: opts.case, records: opts.records, json: opts.json ?? false })
     })
@@ -78,7 +78,7 @@ export function benchCommand(): Command {
     .option('--tick <ms>', 'balancing tick of the failover phase', positiveInt, 500)
     .option('--json', 'print one JSON object')
     .action(async (opts: { records: number; shards: number; rounds: number; leaseDuration: number; tick: number; json?: boolean }) => {
-      if (!opts.json) console.log(`# machine: ${machine()}`)
+      if (!opts.json) console.log(`# machine: ${await machineLine()}`)
       const { runKinesisBench } = await import('../bench/kinesis-bench.ts')
       await runKinesisBench({ records: opts.records, shards: opts.shards, rounds: opts.rounds, leaseDurationMs: opts.leaseDuration, balanceIntervalMs: opts.tick, json: opts.json ?? false })
     })

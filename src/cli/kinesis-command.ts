@@ -4,8 +4,7 @@
  * @module
  */
 import { Command } from 'commander'
-import { dynamoClient, formatKinesisStatus, kinesisClient, kinesisStatus } from '../kinesis/index.ts'
-import { dynamoLeaseStore, embeddedLeaseStore, postgresLeaseStore, type LeaseStore } from '../lease/index.ts'
+import type { LeaseStore } from '../lease/index.ts'
 import { positiveInt } from './options.ts'
 
 interface StatusOptions {
@@ -34,6 +33,9 @@ export function kinesisCommand(): Command {
     .option('--lease-duration <ms>', "the workers' lease duration, to compute lease age", positiveInt, 10_000)
     .option('--json', 'print one JSON object per shard')
     .action(async (opts: StatusOptions) => {
+      // Loaded here so other commands start without the AWS SDK and LMDB.
+      const { dynamoClient, formatKinesisStatus, kinesisClient, kinesisStatus } = await import('../kinesis/index.ts')
+      const { dynamoLeaseStore, embeddedLeaseStore, postgresLeaseStore } = await import('../lease/index.ts')
       const region = opts.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1'
       const client = kinesisClient({ region, endpoint: opts.endpoint })
       const dynamo = dynamoClient({ region, endpoint: opts.dynamoEndpoint })
