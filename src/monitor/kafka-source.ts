@@ -26,6 +26,7 @@ import { Backoff, sleep, whenAborted } from '../core/backoff.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ClusterConfig } from './config.ts'
 import type { OffsetIngest } from './ingest.ts'
+import { resolveSecurity } from '../log/index.ts'
 import { KafkaWire, type ClusterMetadata, type TopicMetadata } from './kafka-wire.ts'
 import type { OffsetSource, SourceInfo } from './source.ts'
 import type { MonitorStorage } from './storage.ts'
@@ -82,7 +83,7 @@ export class KafkaOffsetSource implements OffsetSource {
    * for lack of them.
    */
   async start(): Promise<void> {
-    this.#wire = new KafkaWire({ brokers: this.config.servers, clientId: this.config.clientId })
+    this.#wire = new KafkaWire({ brokers: this.config.servers, clientId: this.config.clientId, security: resolveSecurity(this.config.kafka).connection })
     let signalReady: () => void = () => {}
     let signalTried: () => void = () => {}
     this.#readyToRead = new Promise<void>((resolve) => (signalReady = resolve))
