@@ -208,8 +208,8 @@ export function securityError(err: unknown, ctx: ErrorContext): TributaryError |
     if (code === 'PLT_KFK_USER' && /requires TLS/i.test(leaf.error.message)) {
       return make('TRIB_LOG_TLS', broker(), `Kafka broker ${broker()} expects TLS on this listener: use a kafka+ssl:// URL (tls: true)`)
     }
-    if (/^ERR_SSL_.*(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE)/.test(code)) {
-      return make('TRIB_LOG_TLS', broker(), `TLS handshake with Kafka broker ${broker()} failed: the listener does not speak TLS (use kafka://) (${code})`)
+    if (/^ERR_SSL_.*(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE)/.test(code) || (code === 'PLT_KFK_USER' && /verify the broker supports TLS/i.test(leaf.error.message))) {
+      return make('TRIB_LOG_TLS', broker(), `TLS handshake with Kafka broker ${broker()} failed: the listener does not speak TLS (use kafka://)`)
     }
     if (/^ERR_SSL_.*ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN)/.test(code)) {
       const hint = ctx.security?.clientCertificate ? 'its CA does not trust the client certificate' : 'the listener requires a client certificate: set tls.cert and tls.key'
