@@ -31,9 +31,9 @@ export interface KafkaLogOptions {
   /** How long one request may wait for its response. Default 30,000 ms. */
   requestTimeoutMs?: number
   /**
-   * How long the group waits for members to rejoin during a rebalance (Kafka's
-   * `max.poll.interval.ms`): a member that does not poll this long while a rebalance is pending is
-   * removed. Default: the consumer's `sessionTimeoutMs`, like the embedded log.
+   * How long the group waits for members to rejoin during a rebalance: a member that does not poll
+   * this long while a rebalance is pending is removed. Default: the consumer's `maxPollIntervalMs`
+   * (300 s), like the Java client, so one slow batch during a rebalance does not expel a member.
    */
   rebalanceTimeoutMs?: number
   /** Replication factor of new topics. Default: the broker's `default.replication.factor`. */

@@ -1,0 +1,179 @@
+/**
+ * Group liveness on Kafka like the Java client: a member cut off from the broker (its process
+ * stopped, or the broker stopped) loses its partitions — `onLost`, not `onRevoke` — another member
+ * takes over, and nothing is committed by the cut-off one; a member that stops polling leaves after
+ * `maxPollIntervalMs`. The broker-outage test stops a second broker of its own, never the shared one.
+ */
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import path from 'node:path'
+import { createInterface } from 'node:readline'
+import { after, before, describe, it } from 'node:test'
+import { isTributaryError, metricsRegistry } from '../../src/core/index.ts'
+import type { TopicPartition } from '../../src/core/record.ts'
+import { openKafkaLog } from '../../src/log/kafka/index.ts'
+import type { Log } from '../../src/log/index.ts'
+import { captureLogger, eventually } from '../monitor/helpers.ts'
+import { pollUntil } from './conformance.ts'
+import { startSecureBroker, type SecureBroker } from './secure-broker.ts'
+
+const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
+const uid = (): string => randomUUID().slice(0, 8)
+const MEMBER = path.resolve(import.meta.dirname, 'fixtures/kafka-member.ts')
+
+interface ChildEvent {
+  event: string
+  partitions?: number[]
+  offsets?: [number, number][]
+  code?: string
+}
+
+/** A group member in a child process, with the events it printed. */
+function startChild(group: string, topic: string): { child: ChildProcess; events: ChildEvent[] } {
+  const child = spawn(process.execPath, [MEMBER, BROKERS, group, topic], { stdio: ['pipe', 'pipe', 'ignore'] })
+  const events: ChildEvent[] = []
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      events.push(JSON.parse(line) as ChildEvent)
+    } catch {
+      // not ours
+    }
+  })
+  return { child, events }
+}
+
+async function heartbeatFailures(group: string): Promise<number> {
+  const metric = (await metricsRegistry.getSingleMetric('tributary_kafka_heartbeat_failures_total')?.get())?.values ?? []
+  return metric.filter((v) => v.labels.group === group).reduce((sum, v) => sum + v.value, 0)
+}
+
+describe('Kafka group liveness', { timeout: 120_000 }, () => {
+  let log: Log
+  const children: ChildProcess[] = []
+
+  before(async () => {
+    log = await openKafkaLog({ brokers: BROKERS.split(',') })
+  })
+
+  after(async () => {
+    for (const child of children) {
+      child.kill('SIGCONT')
+      child.kill('SIGKILL')
+    }
+    await log.close()
+  })
+
+  it('a member whose process is stopped loses its partitions: another takes over, the stopped one commits nothing and gets onLost', async () => {
+    const topic = `live-${uid()}`
+    const group = `live-g-${uid()}`
+    await log.admin.createTopic({ name: topic, partitions: 1 })
+    await log.producer().send(Array.from({ length: 10 }, (_, i) => ({ topic, value: `v${i}` })))
+    const { child, events } = startChild(group, topic)
+    children.push(child)
+    await eventually(() => events.find((e) => e.event === 'batch'), 'the child to receive a batch', 30_000)
+    child.kill('SIGSTOP')
+
+    // The other member: the child's session (2 s) expires, the group rebalances without it.
+    const lost: TopicPartition[][] = []
+    const other = log.consumer({ groupId: group, topics: [topic], sessionTimeoutMs: 2_000, onLost: (p) => void lost.push(p) })
+    const taken = await pollUntil(other, (r) => r.length >= 10, 30_000, 'the uncommitted batch, re-delivered to the other member')
+    assert.deepEqual(taken.map((r) => r.offset), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    await other.commit()
+
+    child.kill('SIGCONT')
+    child.stdin!.write('commit\n')
+    const failed = await eventually(() => events.find((e) => e.event === 'committed' || e.event === 'commit-failed'), 'the child commit outcome', 20_000)
+    assert.deepEqual(failed, { event: 'commit-failed', code: 'TRIB_LOG_NOT_ASSIGNED' }, 'the cut-off member cannot commit its old batch')
+    await eventually(() => events.find((e) => e.event === 'lost'), 'onLost in the child', 20_000)
+    assert.deepEqual(events.find((e) => e.event === 'lost')?.partitions, [0])
+    assert.ok(!events.some((e) => e.event === 'revoked'), 'onRevoke did not run for lost partitions')
+    const committed = await log.offsets.committed(group, topic)
+    assert.deepEqual(committed.map((c) => c.offset), [10], 'only the member that took over committed')
+    assert.deepEqual(lost, [], 'the member that took over lost nothing')
+    child.kill('SIGKILL')
+    await other.close()
+  })
+
+  it('a member that does not poll within maxPollIntervalMs leaves; its partitions move, and its next poll reports them lost', async () => {
+    const topic = `slow-${uid()}`
+    const group = `slow-g-${uid()}`
+    await log.admin.createTopic({ name: topic, partitions: 2 })
+    await log.producer().send(Array.from({ length: 20 }, (_, i) => ({ topic, key: `k${i}`, value: `v${i}` })))
+    const { logger, lines } = captureLogger('warn')
+    const slowLog = await openKafkaLog({ brokers: BROKERS.split(','), logger })
+    const lostBySlow: TopicPartition[][] = []
+    const revokedBySlow: TopicPartition[][] = []
+    const slow = slowLog.consumer({
+      groupId: group,
+      topics: [topic],
+      maxPollIntervalMs: 1_500,
+      onLost: (p) => void lostBySlow.push(p),
+      onRevoke: (p) => void revokedBySlow.push(p),
+    })
+    await pollUntil(slow, () => slow.assignment().length === 2, 30_000, 'the slow member to own both partitions')
+    // It stops polling ("a long batch"); the other member joins and must get everything.
+    const other = log.consumer({ groupId: group, topics: [topic] })
+    const started = Date.now()
+    await pollUntil(other, () => other.assignment().length === 2, 30_000, 'the other member to own both partitions')
+    assert.ok(Date.now() - started < 15_000, `moved within ${Date.now() - started} ms`)
+    assert.ok(lines.some((l) => /leaving the consumer group/.test(String(l.msg)) && /poll timeout/.test(String(l.reason))), 'the leave is logged with its reason')
+    await slow.poll({ timeoutMs: 200 })
+    assert.equal(lostBySlow.length, 1, 'onLost ran once')
+    assert.deepEqual(lostBySlow[0].map((tp) => tp.partition), [0, 1])
+    assert.deepEqual(revokedBySlow, [], 'onRevoke did not run')
+    await slow.close()
+    await other.close()
+    await slowLog.close()
+  })
+
+  describe('with a broker outage (a second broker of its own, stopped with SIGSTOP)', () => {
+    let broker: SecureBroker
+
+    before(async () => {
+      broker = await startSecureBroker()
+    })
+
+    after(async () => {
+      await broker?.stop()
+    })
+
+    it('warns after the first failed heartbeat, counts failures, declares the partitions lost after the session timeout, and rejoins', async () => {
+      const { logger, lines } = captureLogger('warn')
+      const outageLog = await openKafkaLog({ brokers: [broker.plaintext], logger, requestTimeoutMs: 5_000 })
+      const topic = `outage-${uid()}`
+      const group = `outage-g-${uid()}`
+      await outageLog.admin.createTopic({ name: topic, partitions: 1 })
+      const lost: TopicPartition[][] = []
+      const assigned: TopicPartition[][] = []
+      const consumer = outageLog.consumer({ groupId: group, topics: [topic], sessionTimeoutMs: 2_000, onLost: (p) => void lost.push(p), onAssign: (p) => void assigned.push(p) })
+      try {
+        await pollUntil(consumer, () => consumer.assignment().length === 1, 30_000, 'the assignment')
+        const failuresBefore = await heartbeatFailures(group)
+        broker.pause()
+        const pausedAt = Date.now()
+        await eventually(async () => {
+          await consumer.poll({ timeoutMs: 100 }).catch(() => [])
+          return lost.length > 0 ? true : undefined
+        }, 'onLost while the broker is stopped', 20_000)
+        const lostAfter = Date.now() - pausedAt
+        // The session counts from the last heartbeat that got through (up to one interval before the outage).
+        assert.ok(lostAfter >= 1_000 && lostAfter < 8_000, `lost ${lostAfter} ms after the outage began (session timeout 2 s)`)
+        assert.deepEqual(lost[0].map((tp) => tp.partition), [0])
+        assert.equal(consumer.assignment().length, 0, 'lost partitions are no longer owned')
+        assert.ok(lines.some((l) => /heartbeat failed/.test(String(l.msg))), 'a heartbeat failure was logged as a warning')
+        assert.ok(lines.some((l) => /partitions are lost/.test(String(l.msg))), 'the session loss was logged')
+        assert.ok((await heartbeatFailures(group)) > failuresBefore, 'tributary_kafka_heartbeat_failures_total grew')
+        await assert.rejects(consumer.commit([{ topic, partition: 0, offset: 0 }]), (err) => isTributaryError(err, 'TRIB_LOG_NOT_ASSIGNED'))
+        broker.resume()
+        await pollUntil(consumer, () => consumer.assignment().length === 1, 40_000, 'the rejoin after the broker is back')
+        assert.ok(assigned.length >= 2, 'onAssign ran again after the rejoin')
+        assert.deepEqual(await outageLog.offsets.committed(group, topic), [], 'nothing was committed')
+      } finally {
+        broker.resume()
+        await consumer.close().catch(() => {})
+        await outageLog.close()
+      }
+    })
+  })
+})
