@@ -77,7 +77,17 @@ export class LeaderElector {
     } catch (err) {
       if (!isTributaryError(err, 'TRIB_LOG_TOPIC_EXISTS')) throw err
     }
-    this.#consumer = log.consumer({ groupId: group, topics: [topic], sessionTimeoutMs, autoOffsetReset: 'latest', maxPollRecords: 100, clientId: this.#o.memberName })
+    this.#consumer = log.consumer({
+      groupId: group,
+      topics: [topic],
+      sessionTimeoutMs,
+      autoOffsetReset: 'latest',
+      maxPollRecords: 100,
+      clientId: this.#o.memberName,
+      // Session lost (cut off from the broker): another monitor may lead already; stop notifying now.
+      onLost: () => this.#set(false),
+      onRevoke: () => this.#set(false),
+    })
     this.#loop = this.#run(this.#consumer)
   }
 

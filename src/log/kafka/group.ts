@@ -423,6 +423,8 @@ export class GroupMember {
     if (groupInstanceId === undefined) this.memberId = ''
     this.#coordinator = undefined
     this.#requestRejoin(true)
+    // Wake a waiting poll so onLost runs now, not at the end of its timeout.
+    this.#o.onChange()
   }
 
   #heartbeatFailed(err: unknown): void {
