@@ -79,6 +79,16 @@ export interface ProducerOptions {
   partitioner?: PartitionerName | Partitioner
   /** Wait up to this long (ms) to gather single sends into one batch. Default 0 (same tick only). */
   lingerMs?: number
+  /**
+   * Kafka: the most bytes of records (keys, values, headers) waiting to be acknowledged, like Java's
+   * `buffer.memory`. A `send` that does not fit waits for room. Default 32 MiB.
+   */
+  bufferMemoryBytes?: number
+  /**
+   * Kafka: how long a `send` may wait for room in the buffer before it fails with
+   * `TRIB_LOG_BUFFER_FULL` (nothing of it written), like Java's `max.block.ms`. Default 60,000 ms.
+   */
+  maxBlockMs?: number
 }
 
 /** Appends records. */

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test'
 import { isTributaryError, metricsRegistry } from '../../src/core/index.ts'
 import type { TopicPartition } from '../../src/core/record.ts'
 import { openKafkaLog } from '../../src/log/kafka/index.ts'
+import type { KafkaProducer } from '../../src/log/kafka/producer.ts'
 import type { Log } from '../../src/log/index.ts'
 import { captureLogger, eventually } from '../monitor/helpers.ts'
 import { pollUntil } from './conformance.ts'
@@ -136,6 +137,43 @@ describe('Kafka group liveness', { timeout: 120_000 }, () => {
 
     after(async () => {
       await broker?.stop()
+    })
+
+    it('bounds the producer buffer while the broker is stopped: sends wait, then fail with TRIB_LOG_BUFFER_FULL; the admitted ones complete after', async () => {
+      const outageLog = await openKafkaLog({ brokers: [broker.plaintext], requestTimeoutMs: 3_000 })
+      const topic = `buffer-${uid()}`
+      await outageLog.admin.createTopic({ name: topic, partitions: 1 })
+      const limit = 64 * 1024
+      const producer = outageLog.producer({ bufferMemoryBytes: limit, maxBlockMs: 1_000 }) as KafkaProducer
+      await producer.send({ topic, value: 'warm-up' })
+      broker.pause()
+      let highest = 0
+      const value = Buffer.alloc(10 * 1024, 1)
+      const outcomes: Promise<{ ok: boolean; code?: string }>[] = []
+      try {
+        const started = Date.now()
+        for (let i = 0; i < 20; i++) {
+          outcomes.push(producer.send({ topic, value }).then(() => ({ ok: true }), (err: { code?: string }) => ({ ok: false, code: err.code })))
+          highest = Math.max(highest, producer.bufferedBytes)
+        }
+        const watch = setInterval(() => (highest = Math.max(highest, producer.bufferedBytes)), 10)
+        const full = await Promise.race(outcomes.map((o) => o.then((r) => (r.ok ? new Promise<never>(() => {}) : r))))
+        clearInterval(watch)
+        assert.equal(full.code, 'TRIB_LOG_BUFFER_FULL')
+        const waited = Date.now() - started
+        assert.ok(waited >= 900 && waited < 5_000, `failed after ${waited} ms (maxBlockMs 1 s)`)
+        assert.ok(highest <= limit, `at most ${limit} bytes buffered, saw ${highest}`)
+      } finally {
+        broker.resume()
+      }
+      const settled = await Promise.all(outcomes)
+      const written = settled.filter((o) => o.ok).length
+      assert.ok(settled.every((o) => o.ok || o.code === 'TRIB_LOG_BUFFER_FULL'), JSON.stringify(settled))
+      assert.ok(written >= 1 && written <= Math.floor(limit / value.length), `${written} sends were admitted and written`)
+      assert.equal(producer.bufferedBytes, 0)
+      const end = await outageLog.offsets.endOffsets(topic)
+      assert.equal(end[0], 1 + written, 'exactly the admitted records were written')
+      await outageLog.close()
     })
 
     it('warns after the first failed heartbeat, counts failures, declares the partitions lost after the session timeout, and rejoins', async () => {
