@@ -19,4 +19,5 @@ export {
   type SaslMechanism,
   type Secret,
 } from './kafka/security.ts'
+export { securityError as kafkaSecurityError } from './kafka/errors.ts'
 export { openEmbeddedLog, type EmbeddedLog, type EmbeddedLogOptions } from './embedded/index.ts'

@@ -49,9 +49,11 @@ export interface OpenLogOptions {
 
 /** Parses a log URL, or throws `TRIB_LOG_BAD_URL` saying which forms are accepted. */
 export function parseLogUrl(url: string): LogLocation {
+  // A secret someone put into the URL is not repeated in the error (errors end up in logs).
+  const shown = url.replace(/([?&](?:password|token)=)[^&]*/gi, '$1***')
   const bad = (why: string): TributaryError =>
-    new TributaryError('TRIB_LOG_BAD_URL', `invalid log URL ${JSON.stringify(url)}: ${why}; use memory:, file:<dir>, kafka://host:port[,host:port] or kafka+ssl://host:port[,host:port][?ca=...&sasl=...]`, {
-      details: { url },
+    new TributaryError('TRIB_LOG_BAD_URL', `invalid log URL ${JSON.stringify(shown)}: ${why}; use memory:, file:<dir>, kafka://host:port[,host:port] or kafka+ssl://host:port[,host:port][?ca=...&sasl=...]`, {
+      details: { url: shown },
     })
   if (url === 'memory' || url === 'memory:' || url === 'memory://') return { backend: 'memory' }
   if (url.startsWith('file:')) {

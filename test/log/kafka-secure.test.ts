@@ -193,7 +193,7 @@ describe('Kafka over TLS and SASL (a secured broker of its own)', { timeout: 240
     const bad = await failure(openLog(`kafka+ssl://${broker.saslSsl}?sasl=PLAIN&username=u&password=secret`))
     assert.ok(isTributaryError(bad, 'TRIB_LOG_BAD_URL'), bad.message)
     assert.match(bad.message, /password-env=NAME or password-file=PATH/)
-    assert.ok(!bad.message.includes('password=secret') || bad.message.includes('invalid log URL'), 'the message quotes the URL only as the bad input')
+    assert.ok(!printable(bad).includes('secret'), 'the refused password is not repeated in the error')
     const missing = await failure(openLog(`kafka+ssl://${broker.saslSsl}?sasl=PLAIN&username=u&password-env=TRIB_TEST_NOT_SET_${uid()}`))
     assert.ok(isTributaryError(missing, 'TRIB_INVALID_ARGUMENT'), missing.message)
     assert.match(missing.message, /sasl\.password: environment variable TRIB_TEST_NOT_SET_\w+ is not set/)

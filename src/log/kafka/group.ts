@@ -448,7 +448,11 @@ export class GroupMember {
     const sentAt = Date.now()
     this.#heartbeatInFlight = true
     // No answer within an interval counts as a failure (a stopped broker or a cut network never answers).
-    const unanswered = setTimeout(() => this.#heartbeatFailed(new Error(`no heartbeat answer within ${this.#heartbeatIntervalMs} ms`)), this.#heartbeatIntervalMs)
+    let counted = false
+    const unanswered = setTimeout(() => {
+      counted = true
+      this.#heartbeatFailed(new Error(`no heartbeat answer within ${this.#heartbeatIntervalMs} ms`))
+    }, this.#heartbeatIntervalMs)
     unanswered.unref()
     try {
       const connection = await this.#connection()
@@ -477,7 +481,7 @@ export class GroupMember {
         this.#requestRejoin(false)
       } else {
         if (COORDINATOR_ERRORS.some((id) => ids.has(id)) || ids.size === 0) this.#coordinator = undefined
-        this.#heartbeatFailed(err)
+        if (!counted) this.#heartbeatFailed(err)
       }
     } finally {
       clearTimeout(unanswered)
