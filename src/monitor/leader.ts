@@ -47,6 +47,9 @@ export class LeaderElector {
 
   /** Whether this monitor leads now. */
   get isLeader(): boolean {
+    // Asked at every notification: a member whose session is lost (it was cut off and another may
+    // lead already) owns no partition any more, even before its next poll reports it.
+    if (this.#leading && !this.#consumer?.assignment().some((p) => p.topic === this.#o.topic && p.partition === 0)) this.#set(false)
     return this.#leading
   }
 

@@ -183,7 +183,9 @@ export class KafkaGroupConsumer implements GroupConsumer {
     for (const tp of partitions) this.#fetcher.resume(tp)
   }
 
+  /** The owned partitions; none once they are lost (even before the next `poll` runs `onLost`). */
   assignment(): TopicPartition[] {
+    if (this.#member.lost) return []
     return this.#assigned.map((tp) => ({ topic: tp.topic, partition: tp.partition }))
   }
 
@@ -282,7 +284,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
    * nothing of them can be committed or returned any more. Returns the listener's error, if any.
    */
   async #revoke(): Promise<unknown> {
-    const owned = this.assignment()
+    const owned = this.#assigned.map((tp) => ({ topic: tp.topic, partition: tp.partition }))
     this.#pendingAssignment = undefined
     if (owned.length === 0) return undefined
     let error: unknown

@@ -155,8 +155,13 @@ export class GroupMember {
     return this.#state === 'joining'
   }
 
-  /** True when the last assignment was lost (session expired, fenced) rather than revoked by a rebalance. */
+  /**
+   * True when the last assignment was lost (session expired, fenced, left) rather than revoked by a
+   * rebalance. Checks the session clock on the spot, so a process that was stopped (SIGSTOP, a long
+   * GC pause) learns it lost its partitions before any timer of its own runs.
+   */
   get lost(): boolean {
+    this.#checkSession()
     return this.#lost
   }
 
