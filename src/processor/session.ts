@@ -175,7 +175,10 @@ export class Session {
     const inflight = this.#inflight
     this.#inflight = []
     await Promise.all(inflight)
-    const running = [...this.partitions.values()].filter((pp) => pp.state.state === 'running')
+    // Partitions lost meanwhile (cut off from the group) are not owned any more: their table writes
+    // and offsets are not committed; onLost drops them at the next poll.
+    const owned = new Set((this.#consumer as GroupConsumer).assignment().map((tp) => tp.partition))
+    const running = [...this.partitions.values()].filter((pp) => pp.state.state === 'running' && owned.has(pp.partition))
     for (const pp of running) pp.commitStore()
     const offsets = running.flatMap((pp) => pp.takeCommitOffsets())
     await this.#commitOffsets(offsets, running)
