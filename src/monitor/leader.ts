@@ -89,7 +89,6 @@ export class LeaderElector {
       clientId: this.#o.memberName,
       // Session lost (cut off from the broker): another monitor may lead already; stop notifying now.
       onLost: () => this.#set(false),
-      onRevoke: () => this.#set(false),
     })
     this.#loop = this.#run(this.#consumer)
   }
