@@ -176,7 +176,9 @@ export class KafkaProducer implements LogProducer {
     if (this.#closed) return
     this.#closed = true
     try {
-      await this.flush()
+      // Sends still waiting for room are admitted as the ones in flight finish (or time out).
+      do await this.flush()
+      while (this.#waiting.length > 0 || this.#pending.length > 0)
     } finally {
       await this.#client.close().catch((err: unknown) => this.#settings.logger.warn({ err }, 'closing the Kafka producer failed'))
       this.#onClose(this)
