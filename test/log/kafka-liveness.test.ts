@@ -131,6 +131,32 @@ describe('Kafka group liveness', { timeout: 120_000 }, () => {
     await slowLog.close()
   })
 
+  it('the rebalance timeout defaults to maxPollIntervalMs: a member busy with a slow batch during a rebalance is not expelled', async () => {
+    const topic = `busy-${uid()}`
+    const group = `busy-g-${uid()}`
+    await log.admin.createTopic({ name: topic, partitions: 2 })
+    const events: string[] = []
+    const busy = log.consumer({
+      groupId: group,
+      topics: [topic],
+      sessionTimeoutMs: 2_000,
+      maxPollIntervalMs: 30_000,
+      onRevoke: (p) => void events.push(`revoked ${p.length}`),
+      onLost: (p) => void events.push(`lost ${p.length}`),
+      onAssign: (p) => void events.push(`assigned ${p.length}`),
+    })
+    await pollUntil(busy, () => busy.assignment().length === 2, 30_000, 'the busy member to own both partitions')
+    // Another member joins while the first is "processing" for 3 s, longer than the session timeout:
+    // heartbeats keep its session, and the rebalance waits for it (up to maxPollIntervalMs).
+    const other = log.consumer({ groupId: group, topics: [topic], sessionTimeoutMs: 2_000 })
+    const joining = pollUntil(other, () => other.assignment().length === 1, 30_000, 'the second member to get one partition')
+    await new Promise((resolve) => setTimeout(resolve, 3_000))
+    await pollUntil(busy, () => busy.assignment().length === 1, 30_000, 'the busy member to rejoin with one partition')
+    await joining
+    assert.deepEqual(events, ['assigned 2', 'revoked 2', 'assigned 1'], 'revoked in an orderly rebalance, never lost')
+    await Promise.all([busy.close(), other.close()])
+  })
+
   describe('with a broker outage (a second broker of its own, stopped with SIGSTOP)', () => {
     let broker: SecureBroker
 
