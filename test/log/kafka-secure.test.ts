@@ -4,6 +4,7 @@
  * client certificate, and the failures a production user meets first.
  */
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
@@ -197,6 +198,32 @@ describe('Kafka over TLS and SASL (a secured broker of its own)', { timeout: 240
     const missing = await failure(openLog(`kafka+ssl://${broker.saslSsl}?sasl=PLAIN&username=u&password-env=TRIB_TEST_NOT_SET_${uid()}`))
     assert.ok(isTributaryError(missing, 'TRIB_INVALID_ARGUMENT'), missing.message)
     assert.match(missing.message, /sasl\.password: environment variable TRIB_TEST_NOT_SET_\w+ is not set/)
+  })
+
+  it('the CLI takes the same settings in --log, with the password from the environment, and prints a clear error without it', async () => {
+    const log = await open(`kafka+ssl://${broker.saslSsl}`, broker.scram())
+    const topic = `cli-${uid()}`
+    await log.admin.createTopic({ name: topic, partitions: 3 })
+    const main = path.resolve(import.meta.dirname, '../../src/cli/main.ts')
+    const cli = (url: string, password: string): Promise<{ code: number | null; out: string; err: string }> =>
+      new Promise((resolve) => {
+        const child = spawn(process.execPath, [main, 'log', 'topics', '--log', url], { env: { ...process.env, TRIBUTARY_LOG: '', TRIB_TEST_CLI_PASSWORD: password } })
+        let out = ''
+        let err = ''
+        child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+        child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+        child.on('exit', (code) => resolve({ code, out, err }))
+      })
+    const url = `kafka+ssl://${broker.saslSsl}?ca=${path.join(broker.tlsDir, 'ca.pem')}&sasl=SCRAM-SHA-512&username=${broker.user}&password-env=TRIB_TEST_CLI_PASSWORD`
+    const good = await cli(url, broker.password)
+    assert.equal(good.code, 0, good.err)
+    assert.match(good.out, new RegExp(topic))
+    const wrong = 'cli-wrong-password'
+    const bad = await cli(url, wrong)
+    assert.notEqual(bad.code, 0)
+    assert.match(bad.err, /TRIB_LOG_AUTH_FAILED|SASL authentication with Kafka broker/)
+    assert.match(bad.err, new RegExp(broker.saslSsl.replace(/\./g, '\\.')))
+    assert.ok(!bad.err.includes(wrong) && !bad.out.includes(wrong), 'the CLI does not print the password')
   })
 
   it('the monitor reads __consumer_offsets over SASL_SSL, configured from YAML-shaped settings with the password from the environment', async () => {
