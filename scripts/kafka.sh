@@ -60,6 +60,7 @@
 #   KAFKA_SASL_USER         [tributary]
 #   KAFKA_SASL_PASSWORD     [random per start] (also in $WORK/tls/sasl.env, mode 600)
 #   KAFKA_HEAP_OPTS         [-Xms128m -Xmx512m when secure]
+#   KAFKA_OPTS              [-XX:TieredStopAtLevel=1 when secure] (also for formatting)
 # kafka.env then also has KAFKA_SASL_SSL_SERVERS, KAFKA_SSL_SERVERS, KAFKA_TLS_DIR
 # (ca.pem, client.pem, client-key.pem), KAFKA_TLS_NAME and KAFKA_SASL_USER.
 #
@@ -82,6 +83,8 @@ if [[ $KAFKA_SECURE == 1 ]]; then
   KAFKA_PORT=${KAFKA_PORT:-19092}
   KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
   KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
+  # A test broker lives for seconds to minutes: the quick JIT tier halves its start-up time.
+  KAFKA_OPTS=${KAFKA_OPTS--XX:TieredStopAtLevel=1}
 fi
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
@@ -459,7 +462,9 @@ random_cluster_id() {
 
 format_storage() {
   local cid=$1 out
-  if ! out=$("$JAVA" -Xmx256m "$(log_config_flag tools)" -cp "$LIBS/*" \
+  local -a tool_jvm=()
+  [[ $KAFKA_SECURE != 1 ]] || tool_jvm=(-XX:TieredStopAtLevel=1)
+  if ! out=$("$JAVA" -Xmx256m ${tool_jvm[@]+"${tool_jvm[@]}"} "$(log_config_flag tools)" -cp "$LIBS/*" \
       kafka.tools.StorageTool format -t "$cid" -c "$WORK/server.properties" ${SCRAM_ARGS[@]+"${SCRAM_ARGS[@]}"} 2>&1 </dev/null 9>&-); then
     printf '%s\n' "$out" >&2
     die "formatting $DATA_DIR failed"
