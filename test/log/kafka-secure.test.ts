@@ -226,29 +226,17 @@ describe('Kafka over TLS and SASL (a secured broker of its own)', { timeout: 240
     assert.ok(!bad.err.includes(wrong) && !bad.out.includes(wrong), 'the CLI does not print the password')
   })
 
-  it('the monitor reads __consumer_offsets over SASL_SSL, configured from YAML-shaped settings with the password from the environment', async () => {
-    const log = await open(`kafka+ssl://${broker.saslSsl}`, broker.scram())
+  /** A committed group, then a monitor configured from YAML-shaped settings that must see the commit. */
+  async function monitorSeesCommit(cluster: { [k: string]: unknown }, client: Log): Promise<{ [k: string]: unknown }[]> {
     const topic = `mon-${uid()}`
     const group = `mon-g-${uid()}`
-    await log.admin.createTopic({ name: topic, partitions: 1 })
-    await log.producer().send(Array.from({ length: 5 }, (_, i) => ({ topic, value: `v${i}` })))
-    const consumer = log.consumer({ groupId: group, topics: [topic] })
+    await client.admin.createTopic({ name: topic, partitions: 1 })
+    await client.producer().send(Array.from({ length: 5 }, (_, i) => ({ topic, value: `v${i}` })))
+    const consumer = client.consumer({ groupId: group, topics: [topic] })
     await pollUntil(consumer, (r) => r.length >= 5, 30_000)
     await consumer.commit()
-    process.env.TRIB_TEST_MONITOR_PASSWORD = broker.password
     const { logger, lines } = captureLogger('debug')
-    const config = testConfig({
-      secure: {
-        log: `kafka+ssl://${broker.saslSsl}`,
-        'offset-refresh': 0.2,
-        'topic-refresh': 1,
-        kafka: {
-          tls: { ca: { file: path.join(broker.tlsDir, 'ca.pem') } },
-          sasl: { mechanism: 'SCRAM-SHA-256', username: broker.user, password: { env: 'TRIB_TEST_MONITOR_PASSWORD' } },
-        },
-      },
-    })
-    const monitor = new Monitor(config, { logger })
+    const monitor = new Monitor(testConfig({ secure: { 'offset-refresh': 0.2, 'topic-refresh': 1, ...cluster } }), { logger })
     try {
       await monitor.start()
       await eventually(async () => {
@@ -259,8 +247,58 @@ describe('Kafka over TLS and SASL (a secured broker of its own)', { timeout: 240
     } finally {
       await monitor.stop()
       await consumer.close()
+    }
+    return lines
+  }
+
+  it('the monitor reads __consumer_offsets over SASL_SSL, configured from YAML-shaped settings with the password from the environment', async () => {
+    process.env.TRIB_TEST_MONITOR_PASSWORD = broker.password
+    try {
+      const lines = await monitorSeesCommit(
+        {
+          log: `kafka+ssl://${broker.saslSsl}`,
+          kafka: {
+            tls: { ca: { file: path.join(broker.tlsDir, 'ca.pem') } },
+            sasl: { mechanism: 'SCRAM-SHA-256', username: broker.user, password: { env: 'TRIB_TEST_MONITOR_PASSWORD' } },
+          },
+        },
+        await open(`kafka+ssl://${broker.saslSsl}`, broker.scram()),
+      )
+      assert.ok(!JSON.stringify(lines).includes(broker.password), 'the monitor logged no password')
+    } finally {
       delete process.env.TRIB_TEST_MONITOR_PASSWORD
     }
-    assert.ok(!JSON.stringify(lines).includes(broker.password), 'the monitor logged no password')
+  })
+
+  it('the monitor reads __consumer_offsets over mTLS, with the certificate files in its settings', async () => {
+    const file = (name: string): { file: string } => ({ file: path.join(broker.tlsDir, name) })
+    await monitorSeesCommit(
+      { log: `kafka+ssl://${broker.ssl}`, kafka: { tls: { ca: file('ca.pem'), cert: file('client.pem'), key: file('client-key.pem') } } },
+      await open(`kafka+ssl://${broker.ssl}`, broker.mtls()),
+    )
+  })
+
+  it('the monitor logs a wrong password as an authentication failure naming the broker', async () => {
+    const { logger, lines } = captureLogger('warn')
+    const wrong = 'monitor-wrong-password'
+    const monitor = new Monitor(
+      testConfig({
+        secure: {
+          log: `kafka+ssl://${broker.saslSsl}`,
+          'offset-refresh': 0.2,
+          kafka: { tls: { ca: { file: path.join(broker.tlsDir, 'ca.pem') } }, sasl: { mechanism: 'SCRAM-SHA-512', username: broker.user, password: wrong } },
+        },
+      }),
+      { logger },
+    )
+    try {
+      await monitor.start()
+      await eventually(() => lines.find((l) => /SASL authentication with Kafka broker/.test(String(l.err))), 'the authentication failure in the log', 10_000)
+    } finally {
+      await monitor.stop()
+    }
+    const line = lines.find((l) => /SASL authentication with Kafka broker/.test(String(l.err)))
+    assert.match(String(line?.err), new RegExp(`${broker.saslSsl.replace(/\./g, '\\.')} failed \\(mechanism SCRAM-SHA-512, user ${broker.user}\\)`))
+    assert.ok(!JSON.stringify(lines).includes(wrong), 'the wrong password is not logged either')
   })
 })
