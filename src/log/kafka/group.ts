@@ -418,14 +418,15 @@ export class GroupMember {
     if (this.#state !== 'stable') return
     const silentMs = Date.now() - this.#sessionConfirmedAt
     if (silentMs <= this.#o.sessionTimeoutMs) return
-    const { groupId, settings, groupInstanceId } = this.#o
+    const { groupId, settings } = this.#o
     settings.logger.warn(
       { groupId, memberId: this.memberId, generation: this.generationId, silentMs, sessionTimeoutMs: this.#o.sessionTimeoutMs },
       'no heartbeat succeeded within the session timeout: the partitions are lost (other members may own them now); rejoining',
     )
     this.#state = 'unjoined'
     this.#stopHeartbeats()
-    if (groupInstanceId === undefined) this.memberId = ''
+    // The member id is kept: if the broker still knows it, the rejoin leaves no stale member behind
+    // for the rebalance to wait for; if not, JoinGroup answers UNKNOWN_MEMBER_ID and we join anew.
     this.#coordinator = undefined
     this.#requestRejoin(true)
     // Wake a waiting poll so onLost runs now, not at the end of its timeout.
