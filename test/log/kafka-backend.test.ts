@@ -66,6 +66,17 @@ describe('Kafka backend', { timeout: 240_000 }, () => {
     await log?.close()
   })
 
+  it('rejects bad buffer and liveness settings, naming them', () => {
+    for (const [make, field] of [
+      [() => log.producer({ bufferMemoryBytes: 0 }), 'bufferMemoryBytes'],
+      [() => log.producer({ maxBlockMs: -1 }), 'maxBlockMs'],
+      [() => log.consumer({ groupId: 'g', topics: ['t'], maxPollIntervalMs: 0 }), 'maxPollIntervalMs'],
+      [() => log.consumer({ groupId: 'g', topics: ['t'], sessionTimeoutMs: 1.5 }), 'sessionTimeoutMs'],
+    ] as const) {
+      assert.throws(make, (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && err.message.includes(field), field)
+    }
+  })
+
   it('produces idempotently: records carry a producer id and gap-free sequence numbers', async () => {
     const topic = `idem-${uid()}`
     await log.admin.createTopic({ name: topic, partitions: 1 })

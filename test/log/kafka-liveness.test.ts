@@ -201,6 +201,8 @@ describe('Kafka group liveness', { timeout: 120_000 }, () => {
       // Those admitted while the broker was stopped, plus waiting ones admitted once it answered again.
       assert.ok(written >= 1 && written < 20, `${written} sends were admitted and written`)
       assert.equal(producer.bufferedBytes, 0)
+      const fullCount = (await metricsRegistry.getSingleMetric('tributary_kafka_producer_buffer_full_total')?.get())?.values[0]?.value ?? 0
+      assert.ok(fullCount >= 20 - written, `tributary_kafka_producer_buffer_full_total counts the refused sends (${fullCount})`)
       const end = await outageLog.offsets.endOffsets(topic)
       assert.equal(end[0], 1 + written, 'exactly the admitted records were written')
       await outageLog.close()

@@ -25,6 +25,8 @@
  * @module
  */
 import { ProduceAcks, type MessageToProduce } from '@platformatic/kafka'
+import { Counter, Gauge } from 'prom-client'
+import { metric, metricsRegistry } from '../../core/metrics.ts'
 import { FastProducer } from './fast-producer.ts'
 import { TributaryError } from '../../core/errors.ts'
 import { toBytes, toHeaders, type ProduceRecord, type RecordMetadata } from '../../core/record.ts'
@@ -50,6 +52,25 @@ interface PendingCall {
   readonly resolve: (result: RecordMetadata[]) => void
   readonly reject: (err: unknown) => void
 }
+
+const bufferedBytes = metric(
+  'tributary_kafka_producer_buffered_bytes',
+  () =>
+    new Gauge({
+      name: 'tributary_kafka_producer_buffered_bytes',
+      help: 'Bytes of records all Kafka producers of this process hold while waiting for acknowledgements',
+      registers: [metricsRegistry],
+    }),
+)
+const bufferFull = metric(
+  'tributary_kafka_producer_buffer_full_total',
+  () =>
+    new Counter({
+      name: 'tributary_kafka_producer_buffer_full_total',
+      help: 'Kafka producer sends that failed with TRIB_LOG_BUFFER_FULL (the buffer stayed full for maxBlockMs)',
+      registers: [metricsRegistry],
+    }),
+)
 
 /** A call that passed validation, with where its records sit in the dispatch's message list. */
 interface AcceptedCall {
@@ -117,6 +138,7 @@ export class KafkaProducer implements LogProducer {
       const release = (): void => this.#release(bytes)
       const enqueue = (): void => {
         this.#buffered += bytes
+        bufferedBytes.inc(bytes)
         this.#pending.push({ records: list, bytes, resolve: (r) => (release(), resolve(r)), reject: (e) => (release(), reject(e)) })
         this.#schedule()
       }
@@ -135,6 +157,7 @@ export class KafkaProducer implements LogProducer {
       const timer = setTimeout(() => {
         const at = this.#waiting.indexOf(waiter)
         if (at >= 0) this.#waiting.splice(at, 1)
+        bufferFull.inc()
         reject(
           new TributaryError(
             'TRIB_LOG_BUFFER_FULL',
@@ -155,6 +178,7 @@ export class KafkaProducer implements LogProducer {
 
   #release(bytes: number): void {
     this.#buffered -= bytes
+    bufferedBytes.dec(bytes)
     this.#admitWaiting()
   }
 
