@@ -130,7 +130,7 @@ export function readSecret(secret: Secret | Buffer, field: string, raw = false):
 
 /** Checks security options and reads their secrets (files and environment variables) once. */
 export function resolveSecurity(options: KafkaSecurityOptions | undefined): ResolvedSecurity {
-  if (options === undefined || options === null) return { connection: {}, tls: false, clientCertificate: false }
+  if (options === undefined || options === null) return Object.defineProperty({ tls: false, clientCertificate: false }, 'connection', { value: {}, enumerable: false }) as ResolvedSecurity
   if (typeof options !== 'object') throw invalid('security', 'expected an object with tls and/or sasl')
   const connection: ResolvedSecurity['connection'] = {}
   let clientCertificate = false
@@ -179,7 +179,10 @@ export function resolveSecurity(options: KafkaSecurityOptions | undefined): Reso
     }
     connection.sasl = out
   }
-  return { connection, tls: connection.tls !== undefined, clientCertificate, sasl }
+  const resolved = { tls: connection.tls !== undefined, clientCertificate, sasl } as ResolvedSecurity
+  // Not enumerable: a logger or JSON.stringify of settings never prints a private key or passphrase.
+  Object.defineProperty(resolved, 'connection', { value: connection, enumerable: false })
+  return resolved
 }
 
 /** Merges security options: fields of `override` win, `tls` objects are merged field by field. */
