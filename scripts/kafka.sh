@@ -3,7 +3,7 @@
 # Tributary's integration tests, run from the Maven Central artifact
 # org.apache.kafka:kafka_2.13 (no tarball, no Docker).
 #
-# Usage: scripts/kafka.sh start|stop|restart|status|resolve|tools|logs [N]
+# Usage: scripts/kafka.sh start|stop|restart|status|resolve|tools|logs [N] [--secure]
 #
 #   start    Start the broker and wait until it is ready. Prints ONLY the PID
 #            on stdout (PID=$(scripts/kafka.sh start)); messages go to stderr.
@@ -47,6 +47,26 @@
 #   MVN                     [mvn]
 #   JAVA_HOME               [java from PATH]
 #
+# Secured broker (--secure or KAFKA_SECURE=1): a separate instance (the defaults
+# below move every port, and so the work dir) that adds, beside PLAINTEXT, an
+# SASL_SSL listener (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 and unsecured-JWT
+# OAUTHBEARER) and an SSL listener that requires a client certificate (mTLS).
+# Each fresh start makes a throw-away CA, a broker certificate (SAN IP:$KAFKA_HOST
+# and DNS:$KAFKA_TLS_NAME) and a client certificate in $WORK/tls, and the SCRAM
+# users with 'kafka-storage format --add-scram'.
+#   KAFKA_SECURE            [0]
+#   KAFKA_PORT              [19092 when secure]
+#   KAFKA_CONTROLLER_PORT   [19093 when secure]
+#   KAFKA_SASL_SSL_PORT     [KAFKA_PORT+2]
+#   KAFKA_SSL_PORT          [KAFKA_PORT+3]
+#   KAFKA_TLS_NAME          [broker.tributary.test] DNS name in the certificate
+#   KAFKA_SASL_USER         [tributary]
+#   KAFKA_SASL_PASSWORD     [random per start] (also in $WORK/tls/sasl.env, mode 600)
+#   KAFKA_HEAP_OPTS         [-Xms128m -Xmx512m when secure]
+#   KAFKA_OPTS              [-XX:TieredStopAtLevel=1 when secure] (also for formatting)
+# kafka.env then also has KAFKA_SASL_SSL_SERVERS, KAFKA_SSL_SERVERS, KAFKA_TLS_DIR
+# (ca.pem, client.pem, client-key.pem), KAFKA_TLS_NAME and KAFKA_SASL_USER.
+#
 # Work dir contents: server.properties, log4j2.properties (log4j.properties
 # for 3.x), tools-log4j2.properties, data/, logs/{server.log,kafka.out},
 # kafka.pid, kafka.env (KAFKA_BOOTSTRAP_SERVERS=..., KAFKA_PID=..., ...).
@@ -54,6 +74,21 @@
 set -euo pipefail
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)
+
+# --secure anywhere on the command line selects the secured instance (see above).
+ARGS=()
+for arg in "$@"; do
+  if [[ $arg == --secure ]]; then KAFKA_SECURE=1; else ARGS+=("$arg"); fi
+done
+set -- ${ARGS[@]+"${ARGS[@]}"}
+KAFKA_SECURE=${KAFKA_SECURE:-0}
+if [[ $KAFKA_SECURE == 1 ]]; then
+  KAFKA_PORT=${KAFKA_PORT:-19092}
+  KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+  KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
+  # A test broker lives for seconds to minutes: the quick JIT tier halves its start-up time.
+  KAFKA_OPTS=${KAFKA_OPTS--XX:TieredStopAtLevel=1}
+fi
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.1.1}
 KAFKA_HOST=${KAFKA_HOST:-127.0.0.1}
@@ -329,6 +364,7 @@ num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.cleaner.dedupe.buffer.size=16777216
 EOF
+  if [[ $KAFKA_SECURE == 1 ]]; then secure_configs; fi
   if [[ -n $KAFKA_EXTRA_PROPERTIES ]]; then
     printf '\n# KAFKA_EXTRA_PROPERTIES\n%s\n' "$KAFKA_EXTRA_PROPERTIES" >>"$WORK/server.properties"
   fi
@@ -432,8 +468,10 @@ random_cluster_id() {
 
 format_storage() {
   local cid=$1 out
-  if ! out=$("$JAVA" -Xmx256m "$(log_config_flag tools)" -cp "$LIBS/*" \
-      kafka.tools.StorageTool format -t "$cid" -c "$WORK/server.properties" 2>&1 </dev/null 9>&-); then
+  local -a tool_jvm=()
+  [[ $KAFKA_SECURE != 1 ]] || tool_jvm=(-XX:TieredStopAtLevel=1)
+  if ! out=$("$JAVA" -Xmx256m ${tool_jvm[@]+"${tool_jvm[@]}"} "$(log_config_flag tools)" -cp "$LIBS/*" \
+      kafka.tools.StorageTool format -t "$cid" -c "$WORK/server.properties" ${SCRAM_ARGS[@]+"${SCRAM_ARGS[@]}"} 2>&1 </dev/null 9>&-); then
     printf '%s\n' "$out" >&2
     die "formatting $DATA_DIR failed"
   fi
@@ -453,7 +491,103 @@ KAFKA_VERSION=$KAFKA_VERSION
 KAFKA_WORK_DIR=$WORK
 KAFKA_LOG_FILE=$SERVER_LOG
 EOF
+  if [[ $KAFKA_SECURE == 1 ]]; then secure_env >>"$ENV_FILE.tmp"; fi
   mv -f -- "$ENV_FILE.tmp" "$ENV_FILE"
+}
+
+# ---------------------------------------------------------------- secured broker (KAFKA_SECURE=1)
+
+TLS_DIR=$WORK/tls
+SECURE_PORTS=()
+SCRAM_ARGS=()
+
+secure_validate_env() {
+  KAFKA_SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-$((KAFKA_PORT + 2))}
+  KAFKA_SSL_PORT=${KAFKA_SSL_PORT:-$((KAFKA_PORT + 3))}
+  KAFKA_TLS_NAME=${KAFKA_TLS_NAME:-broker.tributary.test}
+  KAFKA_SASL_USER=${KAFKA_SASL_USER:-tributary}
+  local v
+  for v in KAFKA_SASL_SSL_PORT KAFKA_SSL_PORT; do
+    [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a number (got '${!v}')"
+  done
+  [[ $KAFKA_SASL_USER =~ ^[A-Za-z0-9._-]+$ ]] || die "KAFKA_SASL_USER must use letters, digits, '.', '_' or '-'"
+  [[ $KAFKA_TLS_NAME =~ ^[A-Za-z0-9.-]+$ ]] || die "KAFKA_TLS_NAME must be a DNS name"
+  [[ -z ${KAFKA_SASL_PASSWORD:-} || $KAFKA_SASL_PASSWORD =~ ^[A-Za-z0-9._-]+$ ]] \
+    || die "KAFKA_SASL_PASSWORD must use letters, digits, '.', '_' or '-' (it is written into JAAS and SCRAM arguments)"
+  SECURE_PORTS=("$KAFKA_SASL_SSL_PORT" "$KAFKA_SSL_PORT")
+  command -v openssl >/dev/null 2>&1 || die "openssl not found (Debian package: openssl)"
+}
+
+# Makes $1.pem and its key $1-key.pem signed by the CA; $2 = subject CN, $3 = extensions.
+secure_sign() {
+  local name=$1 cn=$2 ext=$3
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$TLS_DIR/$name-key.pem" -out "$TLS_DIR/$name.csr" -subj "/CN=$cn" 2>/dev/null
+  printf '%s\n' "$ext" >"$TLS_DIR/$name.ext"
+  openssl x509 -req -in "$TLS_DIR/$name.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca-key.pem" \
+    -CAcreateserial -days 2 -out "$TLS_DIR/$name.pem" -extfile "$TLS_DIR/$name.ext" 2>/dev/null
+  rm -f -- "$TLS_DIR/$name.csr" "$TLS_DIR/$name.ext"
+}
+
+# A throw-away CA, broker and client certificates, and the SASL password. $1 = 1 (data kept):
+# reuse what the previous start made, so the SCRAM credentials stored in the data stay valid.
+secure_material() {
+  local keep=$1 t0
+  t0=$(now_ms)
+  if [[ $keep == 1 && -f $TLS_DIR/sasl.env && -f $TLS_DIR/broker-keystore.pem ]]; then
+    KAFKA_SASL_PASSWORD=$(sed -n 's/^KAFKA_SASL_PASSWORD=//p' "$TLS_DIR/sasl.env")
+  else
+    rm -rf -- "$TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -keyout "$TLS_DIR/ca-key.pem" -out "$TLS_DIR/ca.pem" -subj "/CN=Tributary throw-away test CA" 2>/dev/null
+    secure_sign broker "$KAFKA_TLS_NAME" "subjectAltName=IP:$KAFKA_HOST,DNS:$KAFKA_TLS_NAME
+extendedKeyUsage=serverAuth,clientAuth"
+    secure_sign client tributary-client "extendedKeyUsage=clientAuth"
+    cat "$TLS_DIR/broker-key.pem" "$TLS_DIR/broker.pem" "$TLS_DIR/ca.pem" >"$TLS_DIR/broker-keystore.pem"
+    KAFKA_SASL_PASSWORD=${KAFKA_SASL_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr '+/' '._' | tr -d '=\n')}
+    (umask 077; printf 'KAFKA_SASL_USER=%s\nKAFKA_SASL_PASSWORD=%s\n' "$KAFKA_SASL_USER" "$KAFKA_SASL_PASSWORD" >"$TLS_DIR/sasl.env")
+    log "made a throw-away CA and certificates in $TLS_DIR in $(elapsed "$t0")"
+  fi
+  SCRAM_ARGS=(
+    --add-scram "SCRAM-SHA-256=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]"
+    --add-scram "SCRAM-SHA-512=[name=$KAFKA_SASL_USER,password=$KAFKA_SASL_PASSWORD]"
+  )
+}
+
+# Replaces the plaintext-only listener lines written by write_configs.
+secure_configs() {
+  local props=$WORK/server.properties h=$KAFKA_HOST
+  sed -i -e '/^listeners=/d' -e '/^advertised\.listeners=/d' -e '/^listener\.security\.protocol\.map=/d' "$props"
+  cat >>"$props" <<EOF
+
+# Secured listeners (scripts/kafka.sh --secure)
+listeners=PLAINTEXT://$h:$KAFKA_PORT,CONTROLLER://$h:$KAFKA_CONTROLLER_PORT,SASL_SSL://$h:$KAFKA_SASL_SSL_PORT,SSL://$h:$KAFKA_SSL_PORT
+advertised.listeners=PLAINTEXT://$h:$KAFKA_PORT,SASL_SSL://$h:$KAFKA_SASL_SSL_PORT,SSL://$h:$KAFKA_SSL_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/broker-keystore.pem
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+listener.name.ssl.ssl.client.auth=required
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512,OAUTHBEARER
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$KAFKA_SASL_USER="$KAFKA_SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required unsecuredLoginStringClaim_sub="$KAFKA_SASL_USER";
+EOF
+  chmod 600 "$props"
+}
+
+secure_env() {
+  cat <<EOF
+KAFKA_SASL_SSL_SERVERS=$KAFKA_HOST:$KAFKA_SASL_SSL_PORT
+KAFKA_SSL_SERVERS=$KAFKA_HOST:$KAFKA_SSL_PORT
+KAFKA_TLS_DIR=$TLS_DIR
+KAFKA_TLS_NAME=$KAFKA_TLS_NAME
+KAFKA_SASL_USER=$KAFKA_SASL_USER
+EOF
 }
 
 # ---------------------------------------------------------------- locking
@@ -492,7 +626,7 @@ cmd_start() {
   rm -f -- "$PID_FILE" "$ENV_FILE"
 
   local port
-  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+  for port in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" ${SECURE_PORTS[@]+"${SECURE_PORTS[@]}"}; do
     if port_open "$port"; then
       die "port $port on $KAFKA_HOST is already in use by another process (not this script's broker in $WORK); stop it or set KAFKA_PORT/KAFKA_CONTROLLER_PORT"
     fi
@@ -514,6 +648,7 @@ cmd_start() {
   else
     rm -rf -- "${DATA_DIR:?}" "${LOG_DIR:?}"
   fi
+  if [[ $KAFKA_SECURE == 1 ]]; then secure_material "$keep"; fi
   write_configs
 
   if ((!keep)); then
@@ -650,6 +785,7 @@ main() {
     *) usage; exit 2 ;;
   esac
   validate_env
+  [[ $KAFKA_SECURE != 1 ]] || secure_validate_env
   case $cmd in
     start) cmd_start ;;
     stop) cmd_stop ;;

@@ -10,7 +10,7 @@ export const DEFAULT_LOG = 'file:./.tributary'
 
 /** `--log <url>`, defaulting to `TRIBUTARY_LOG` or the embedded file log. */
 export function logOption(): Option {
-  return new Option('--log <url>', 'the log: memory:, file:<dir> or kafka://host:port[,host:port]')
+  return new Option('--log <url>', 'the log: memory:, file:<dir>, kafka://host:port[,host:port] or kafka+ssl://host:port[?ca=…&sasl=…&username=…&password-env=NAME] (see docs/log.md)')
     .env('TRIBUTARY_LOG')
     .default(DEFAULT_LOG)
 }

@@ -112,6 +112,13 @@ export const ErrorCodes = {
   TRIB_KINESIS: 'TRIB_KINESIS',
   /** A KPL aggregated record could not be de-aggregated (bad protobuf or checksum). */
   TRIB_KINESIS_AGGREGATE: 'TRIB_KINESIS_AGGREGATE',
+  // Kafka in production (TLS, SASL, bounded producer memory)
+  /** SASL authentication with a Kafka broker failed (wrong user or password, mechanism not enabled). */
+  TRIB_LOG_AUTH_FAILED: 'TRIB_LOG_AUTH_FAILED',
+  /** A TLS connection to a Kafka broker failed: untrusted certificate, host name mismatch, client certificate refused, or not a TLS listener. */
+  TRIB_LOG_TLS: 'TRIB_LOG_TLS',
+  /** A producer's buffer stayed full (records waiting for the broker) for longer than it may wait. */
+  TRIB_LOG_BUFFER_FULL: 'TRIB_LOG_BUFFER_FULL',
 } as const
 
 /** One of the stable error codes. */

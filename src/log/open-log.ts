@@ -4,23 +4,30 @@
  * - `memory:` — the embedded log in memory
  * - `file:<dir>` (e.g. `file:./.tributary`, `file:///var/lib/tributary`) — the embedded log in files
  * - `kafka://host:port[,host:port...]` — Apache Kafka
+ * - `kafka+ssl://host:port[,...]` — Apache Kafka over TLS; query parameters add a CA, a client
+ *   certificate and SASL (`?ca=ca.pem&sasl=SCRAM-SHA-512&username=app&password-env=KAFKA_PASSWORD`,
+ *   see `securityFromUrl`). Options in code (`{ kafka: { tls, sasl } }`) add to or override them.
  *
  * @example
  * ```ts
  * const log = await openLog(process.env.TRIBUTARY_LOG ?? 'file:./.tributary')
+ * const secured = await openLog('kafka+ssl://broker-1:9094', {
+ *   kafka: { tls: { ca: { file: 'ca.pem' } }, sasl: { mechanism: 'SCRAM-SHA-512', username: 'app', password: { env: 'KAFKA_PASSWORD' } } },
+ * })
  * ```
  * @module
  */
 import { TributaryError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { openEmbeddedLog } from './embedded/index.ts'
+import { mergeSecurity, securityFromUrl, type KafkaSecurityOptions } from './kafka/security.ts'
 import type { Log } from './types.ts'
 
 /** A parsed log URL. */
 export type LogLocation =
   | { backend: 'memory' }
   | { backend: 'file'; dir: string }
-  | { backend: 'kafka'; brokers: string[] }
+  | { backend: 'kafka'; brokers: string[]; security?: KafkaSecurityOptions }
 
 /** Options passed on to the backend. */
 export interface OpenLogOptions {
@@ -36,13 +43,17 @@ export interface OpenLogOptions {
    * `EmbeddedLogOptions.readOnly`). Other backends ignore it: their readers never lock anything.
    */
   readOnly?: boolean
+  /** Kafka: TLS and SASL (added to, and overriding, what the URL says). */
+  kafka?: KafkaSecurityOptions
 }
 
 /** Parses a log URL, or throws `TRIB_LOG_BAD_URL` saying which forms are accepted. */
 export function parseLogUrl(url: string): LogLocation {
+  // A secret someone put into the URL is not repeated in the error (errors end up in logs).
+  const shown = url.replace(/([?&](?:password|token)=)[^&]*/gi, '$1***')
   const bad = (why: string): TributaryError =>
-    new TributaryError('TRIB_LOG_BAD_URL', `invalid log URL ${JSON.stringify(url)}: ${why}; use memory:, file:<dir> or kafka://host:port[,host:port]`, {
-      details: { url },
+    new TributaryError('TRIB_LOG_BAD_URL', `invalid log URL ${JSON.stringify(shown)}: ${why}; use memory:, file:<dir>, kafka://host:port[,host:port] or kafka+ssl://host:port[,host:port][?ca=...&sasl=...]`, {
+      details: { url: shown },
     })
   if (url === 'memory' || url === 'memory:' || url === 'memory://') return { backend: 'memory' }
   if (url.startsWith('file:')) {
@@ -51,9 +62,12 @@ export function parseLogUrl(url: string): LogLocation {
     if (dir === '') throw bad('no directory after file:')
     return { backend: 'file', dir }
   }
-  if (url.startsWith('kafka://')) {
-    const brokers = url
-      .slice('kafka://'.length)
+  const scheme = url.startsWith('kafka://') ? 'kafka://' : url.startsWith('kafka+ssl://') ? 'kafka+ssl://' : undefined
+  if (scheme !== undefined) {
+    const rest = url.slice(scheme.length)
+    const query = rest.indexOf('?')
+    const hosts = query < 0 ? rest : rest.slice(0, query)
+    const brokers = hosts
       .replace(/\/$/, '')
       .split(',')
       .map((b) => b.trim())
@@ -63,7 +77,8 @@ export function parseLogUrl(url: string): LogLocation {
       const port = Number(b.slice(b.lastIndexOf(':') + 1))
       if (!b.includes(':') || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`broker ${JSON.stringify(b)} is not host:port`)
     }
-    return { backend: 'kafka', brokers }
+    const security = securityFromUrl(scheme === 'kafka+ssl://', new URLSearchParams(query < 0 ? '' : rest.slice(query + 1)), bad)
+    return security === undefined ? { backend: 'kafka', brokers } : { backend: 'kafka', brokers, security }
   }
   throw bad('unknown scheme')
 }
@@ -83,6 +98,7 @@ export async function openLog(url: string, options: OpenLogOptions = {}): Promis
         clientId: options.clientId,
         connectTimeoutMs: options.connectTimeoutMs,
         logger: options.logger,
+        ...mergeSecurity(location.security, options.kafka),
       })
     }
   }

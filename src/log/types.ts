@@ -79,6 +79,16 @@ export interface ProducerOptions {
   partitioner?: PartitionerName | Partitioner
   /** Wait up to this long (ms) to gather single sends into one batch. Default 0 (same tick only). */
   lingerMs?: number
+  /**
+   * Kafka: the most bytes of records (keys, values, headers) waiting to be acknowledged, like Java's
+   * `buffer.memory`. A `send` that does not fit waits for room. Default 32 MiB.
+   */
+  bufferMemoryBytes?: number
+  /**
+   * Kafka: how long a `send` may wait for room in the buffer before it fails with
+   * `TRIB_LOG_BUFFER_FULL` (nothing of it written), like Java's `max.block.ms`. Default 60,000 ms.
+   */
+  maxBlockMs?: number
 }
 
 /** Appends records. */
@@ -118,8 +128,24 @@ export interface ConsumerOptions {
   onAssign?: PartitionsListener
   /** Called before partitions are taken away; commit here to hand over cleanly. */
   onRevoke?: PartitionsListener
+  /**
+   * Called instead of `onRevoke` when partitions were **lost**: the member's session expired (no
+   * heartbeat got through for `sessionTimeoutMs`, e.g. the broker was unreachable or the process
+   * stopped), it was removed from the group, or it left after `maxPollIntervalMs`. Other members may
+   * already own the partitions, so a commit would be rejected (`TRIB_LOG_NOT_ASSIGNED`): drop the
+   * uncommitted work of these partitions. Records of lost partitions are no longer returned; the
+   * member rejoins inside the next `poll`.
+   */
+  onLost?: PartitionsListener
   /** A member that does not heartbeat (Kafka) or poll (embedded) for this long is removed. Default 10,000 ms. */
   sessionTimeoutMs?: number
+  /**
+   * Kafka: the longest time between two `poll` calls (Java's `max.poll.interval.ms`). A member that
+   * does not poll within it leaves the group so its partitions move, and finds them lost at its next
+   * `poll`. Also the default rebalance timeout: the time members get to finish a batch and rejoin
+   * during a rebalance. Default 300,000 ms. (The embedded log removes members by `sessionTimeoutMs`.)
+   */
+  maxPollIntervalMs?: number
   /** Static membership id (Kafka's `group.instance.id`): a restart within the session timeout keeps the assignment. */
   groupInstanceId?: string
   /** The most records one `poll` returns. Default 10,000. */

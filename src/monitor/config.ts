@@ -28,7 +28,7 @@ import path from 'node:path'
 import { LineCounter, parseDocument, isNode } from 'yaml'
 import { z } from 'zod'
 import { TributaryError } from '../core/errors.ts'
-import { parseLogUrl } from '../log/index.ts'
+import { kafkaSecuritySchema, mergeSecurity, parseLogUrl, type KafkaSecurityOptions } from '../log/index.ts'
 import { parseStatus, type StatusCode } from './status.ts'
 import { compileTemplate, type Template } from './template.ts'
 
@@ -64,6 +64,7 @@ const clusterSchema = z
     'client-id': z.string().regex(/^\S+$/, 'must not contain spaces').default('tributary-monitor'),
     'group-allowlist': regex.optional(),
     'group-denylist': regex.optional(),
+    kafka: kafkaSecuritySchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -188,6 +189,8 @@ export interface ClusterConfig {
   readonly clientId: string
   readonly groupAllowlist?: RegExp
   readonly groupDenylist?: RegExp
+  /** Kafka: TLS and SASL (the `kafka:` section merged over what a `kafka+ssl://` URL says). */
+  readonly kafka?: KafkaSecurityOptions
 }
 
 /** Settings shared by the notifier classes. */
@@ -319,6 +322,7 @@ export function parseConfig(raw: unknown, source = 'config', baseDir = process.c
       clientId: k['client-id'],
       groupAllowlist: re(k['group-allowlist']),
       groupDenylist: re(k['group-denylist']),
+      kafka: location.backend === 'kafka' ? mergeSecurity(location.security, k.kafka) : undefined,
     }
   })
 

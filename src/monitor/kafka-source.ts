@@ -26,6 +26,7 @@ import { Backoff, sleep, whenAborted } from '../core/backoff.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ClusterConfig } from './config.ts'
 import type { OffsetIngest } from './ingest.ts'
+import { kafkaSecurityError, resolveSecurity, type ResolvedSecurity } from '../log/index.ts'
 import { KafkaWire, type ClusterMetadata, type TopicMetadata } from './kafka-wire.ts'
 import type { OffsetSource, SourceInfo } from './source.ts'
 import type { MonitorStorage } from './storage.ts'
@@ -44,6 +45,7 @@ export class KafkaOffsetSource implements OffsetSource {
   readonly config: ClusterConfig
   readonly #deps: KafkaSourceDeps
   readonly #controller = new AbortController()
+  #security: ResolvedSecurity | undefined
   #wire: KafkaWire | undefined
   #metadata: ClusterMetadata | undefined
   #lastTopicRefresh = 0
@@ -82,7 +84,8 @@ export class KafkaOffsetSource implements OffsetSource {
    * for lack of them.
    */
   async start(): Promise<void> {
-    this.#wire = new KafkaWire({ brokers: this.config.servers, clientId: this.config.clientId })
+    this.#security = resolveSecurity(this.config.kafka)
+    this.#wire = new KafkaWire({ brokers: this.config.servers, clientId: this.config.clientId, security: this.#security.connection })
     let signalReady: () => void = () => {}
     let signalTried: () => void = () => {}
     this.#readyToRead = new Promise<void>((resolve) => (signalReady = resolve))
@@ -102,6 +105,11 @@ export class KafkaOffsetSource implements OffsetSource {
     this.#needMetadata = true
   }
 
+  /** An error for the log: TLS and SASL failures say the broker and the cause (never a secret). */
+  #describe(err: unknown): string {
+    return kafkaSecurityError(err, { op: 'monitor', brokers: this.config.servers, security: this.#security })?.message ?? (err as Error).message
+  }
+
   async #refreshLoop(ready: () => void, tried: () => void): Promise<void> {
     const signal = this.#controller.signal
     const backoff = new Backoff({ initialMs: 250, maxMs: Math.max(1_000, this.config.offsetRefreshMs) })
@@ -115,7 +123,7 @@ export class KafkaOffsetSource implements OffsetSource {
         if (signal.aborted) break
         wait = backoff.next()
         this.#needMetadata = true
-        this.#deps.logger.warn({ cluster: this.config.name, err: (err as Error).message, retryInMs: wait }, 'refreshing broker offsets failed')
+        this.#deps.logger.warn({ cluster: this.config.name, err: this.#describe(err), retryInMs: wait }, 'refreshing broker offsets failed')
       }
       tried()
       await sleep(wait, signal).catch(() => {})
@@ -194,7 +202,7 @@ export class KafkaOffsetSource implements OffsetSource {
       } catch (err) {
         if (signal.aborted) break
         const wait = backoff.next()
-        this.#deps.logger.warn({ cluster: this.config.name, err: (err as Error).message, retryInMs: wait }, `reading ${this.config.offsetsTopic} failed`)
+        this.#deps.logger.warn({ cluster: this.config.name, err: this.#describe(err), retryInMs: wait }, `reading ${this.config.offsetsTopic} failed`)
         await sleep(wait, signal).catch(() => {})
       }
     }

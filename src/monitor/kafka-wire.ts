@@ -17,6 +17,7 @@
  */
 import { Admin, ConnectionPool, kGetApi, type Connection, type fetchV17, type listOffsetsV9, type metadataV12 } from '@platformatic/kafka'
 import { TributaryError } from '../core/errors.ts'
+import type { ResolvedSecurity } from '../log/index.ts'
 
 type AnyApi = ((connection: Connection, ...args: unknown[]) => void) & { version?: number }
 
@@ -49,6 +50,8 @@ export interface KafkaWireOptions {
   clientId: string
   connectTimeoutMs?: number
   requestTimeoutMs?: number
+  /** TLS and SASL of every connection (from `resolveSecurity`). */
+  security?: ResolvedSecurity['connection']
 }
 
 /** A fetched record of one partition. */
@@ -86,8 +89,9 @@ export class KafkaWire {
     const connectTimeout = options.connectTimeoutMs ?? 10_000
     const requestTimeout = options.requestTimeoutMs ?? 30_000
     // The Admin client only negotiates API versions (ApiVersions); requests go through our pool.
-    this.#admin = new Admin({ clientId: options.clientId, bootstrapBrokers: [...options.brokers], connectTimeout, requestTimeout, retries: 0 })
-    this.#pool = new ConnectionPool(options.clientId, { connectTimeout, requestTimeout, maxInflights: 5 })
+    const security = options.security ?? {}
+    this.#admin = new Admin({ clientId: options.clientId, bootstrapBrokers: [...options.brokers], connectTimeout, requestTimeout, retries: 0, ...security })
+    this.#pool = new ConnectionPool(options.clientId, { connectTimeout, requestTimeout, maxInflights: 5, ...security })
   }
 
   /** Metadata of `topics` (null: all topics, internal ones included). */

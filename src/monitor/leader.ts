@@ -47,6 +47,9 @@ export class LeaderElector {
 
   /** Whether this monitor leads now. */
   get isLeader(): boolean {
+    // Asked at every notification: a member whose session is lost (it was cut off and another may
+    // lead already) owns no partition any more, even before its next poll reports it.
+    if (this.#leading && !this.#consumer?.assignment().some((p) => p.topic === this.#o.topic && p.partition === 0)) this.#set(false)
     return this.#leading
   }
 
@@ -77,7 +80,16 @@ export class LeaderElector {
     } catch (err) {
       if (!isTributaryError(err, 'TRIB_LOG_TOPIC_EXISTS')) throw err
     }
-    this.#consumer = log.consumer({ groupId: group, topics: [topic], sessionTimeoutMs, autoOffsetReset: 'latest', maxPollRecords: 100, clientId: this.#o.memberName })
+    this.#consumer = log.consumer({
+      groupId: group,
+      topics: [topic],
+      sessionTimeoutMs,
+      autoOffsetReset: 'latest',
+      maxPollRecords: 100,
+      clientId: this.#o.memberName,
+      // Session lost (cut off from the broker): another monitor may lead already; stop notifying now.
+      onLost: () => this.#set(false),
+    })
     this.#loop = this.#run(this.#consumer)
   }
 

@@ -241,7 +241,7 @@ export class Monitor implements MonitorView {
     const given = this.#options.logs?.[cluster.name]
     let log: Log
     try {
-      log = given ?? (await this.#open(cluster.log))
+      log = given ?? (await this.#open(cluster.log, cluster))
     } catch (err) {
       const location = parseLogUrl(cluster.log)
       if (!isTributaryError(err, 'TRIB_LOG_LOCKED') || location.backend !== 'file') throw err
@@ -262,12 +262,12 @@ export class Monitor implements MonitorView {
   async #coordinationLog(target: string): Promise<Log> {
     if (this.#options.coordinationLog) return this.#options.coordinationLog
     const cluster = this.#config(target)
-    if (cluster) return this.#clusterLogs.get(cluster.name) ?? this.#options.logs?.[cluster.name] ?? this.#open(cluster.log)
+    if (cluster) return this.#clusterLogs.get(cluster.name) ?? this.#options.logs?.[cluster.name] ?? this.#open(cluster.log, cluster)
     return this.#open(target)
   }
 
-  async #open(url: string): Promise<Log> {
-    const log = await openLog(url, { logger: this.logger, clientId: 'tributary-monitor' })
+  async #open(url: string, cluster?: ClusterConfig): Promise<Log> {
+    const log = await openLog(url, { logger: this.logger, clientId: 'tributary-monitor', kafka: cluster?.kafka })
     this.#opened.push(log)
     return log
   }

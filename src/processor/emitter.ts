@@ -27,6 +27,13 @@ export interface EmitterOptions {
   partitioner?: PartitionerName | Partitioner
   /** Gather emits for up to this long into one batch (ms). Default 0 (same tick). */
   lingerMs?: number
+  /**
+   * Kafka: bytes of emitted messages that may wait for the broker (default 32 MiB). Beyond it an
+   * emit waits for room, up to `maxBlockMs` (default 60 s), then fails with `TRIB_LOG_BUFFER_FULL`.
+   */
+  bufferMemoryBytes?: number
+  /** Kafka: how long an emit may wait for room in the buffer. */
+  maxBlockMs?: number
 }
 
 /** Options of one emit. */
@@ -50,7 +57,7 @@ export class Emitter<M = unknown> {
     if (!codec || typeof codec.encode !== 'function') throw new TributaryError('TRIB_INVALID_ARGUMENT', `Emitter of ${topic}: codec must have encode and decode`)
     this.topic = topic
     this.#codec = codec
-    this.#producer = log.producer({ partitioner: options.partitioner, lingerMs: options.lingerMs })
+    this.#producer = log.producer({ partitioner: options.partitioner, lingerMs: options.lingerMs, bufferMemoryBytes: options.bufferMemoryBytes, maxBlockMs: options.maxBlockMs })
   }
 
   /** Emits `message` (`null` writes a tombstone). The returned promise may be ignored. */

@@ -30,9 +30,12 @@ export type NilHandling = 'ignore' | 'process' | 'decode'
  */
 export type BadInputPolicy = 'fail' | 'skip'
 
-/** A change of this instance's partitions (goka's rebalance callback). */
+/**
+ * A change of this instance's partitions (goka's rebalance callback). `lost`: the group session
+ * expired (cut off from the broker); the partitions' uncommitted work was dropped, not committed.
+ */
 export interface RebalanceEvent {
-  readonly type: 'assigned' | 'revoked'
+  readonly type: 'assigned' | 'revoked' | 'lost'
   readonly partitions: readonly number[]
 }
 

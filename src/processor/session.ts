@@ -95,6 +95,7 @@ export class Session {
       clientId: options.clientId,
       onAssign: (tps) => this.#assign(tps),
       onRevoke: (tps) => this.#revoke(tps),
+      onLost: (tps) => this.#lose(tps),
     }))
     const onAbort = (): void => this.#wake?.abort()
     signal.addEventListener('abort', onAbort, { once: true })
@@ -174,7 +175,10 @@ export class Session {
     const inflight = this.#inflight
     this.#inflight = []
     await Promise.all(inflight)
-    const running = [...this.partitions.values()].filter((pp) => pp.state.state === 'running')
+    // Partitions lost meanwhile (cut off from the group) are not owned any more: their table writes
+    // and offsets are not committed; onLost drops them at the next poll.
+    const owned = new Set((this.#consumer as GroupConsumer).assignment().map((tp) => tp.partition))
+    const running = [...this.partitions.values()].filter((pp) => pp.state.state === 'running' && owned.has(pp.partition))
     for (const pp of running) pp.commitStore()
     const offsets = running.flatMap((pp) => pp.takeCommitOffsets())
     await this.#commitOffsets(offsets, running)
@@ -306,6 +310,21 @@ export class Session {
     }
     await this.#closePartitions(pps)
     this.#host.options.onRebalance({ type: 'revoked', partitions: pps.map((pp) => pp.partition).sort((a, b) => a - b) })
+  }
+
+  /**
+   * The partitions were lost (session expired, removed from the group): another instance may own
+   * them already, so nothing of them is committed — neither offsets nor table writes. Their
+   * uncommitted work is dropped with the partition processors; if they come back, `#assign`
+   * rebuilds them from the stores and the changelog like any new assignment.
+   */
+  async #lose(tps: TopicPartition[]): Promise<void> {
+    const pps = [...new Set(tps.map((tp) => tp.partition))].flatMap((p) => this.partitions.get(p) ?? [])
+    if (pps.length === 0) return
+    this.#host.ready(false)
+    this.#host.logger.warn({ partitions: pps.map((pp) => pp.partition) }, 'partitions lost: their uncommitted work is dropped, not committed')
+    await this.#closePartitions(pps)
+    this.#host.options.onRebalance({ type: 'lost', partitions: pps.map((pp) => pp.partition).sort((a, b) => a - b) })
   }
 
   async #closePartitions(pps: PartitionProcessor[]): Promise<void> {

@@ -209,6 +209,32 @@ export function runConformance(name: string, open: () => Promise<Log>, options: 
       await a.close()
     })
 
+    it('a member that stops polling loses its partitions to one that polls: onLost, not onRevoke, and no commit of them', async () => {
+      const topic = `lost-${uid()}`
+      const group = `lost-${uid()}`
+      await log.admin.createTopic({ name: topic, partitions: 2 })
+      const lost: number[][] = []
+      const revoked: number[][] = []
+      // The embedded log removes a member that does not rejoin within sessionTimeoutMs; Kafka one that does not poll within maxPollIntervalMs.
+      const slow = log.consumer({
+        groupId: group,
+        topics: [topic],
+        sessionTimeoutMs: 1_000,
+        maxPollIntervalMs: 1_500,
+        onLost: (p) => void lost.push(p.map((tp) => tp.partition)),
+        onRevoke: (p) => void revoked.push(p.map((tp) => tp.partition)),
+      })
+      await pollUntil(slow, () => slow.assignment().length === 2, 30_000, 'the first member to own both partitions')
+      const other = log.consumer({ groupId: group, topics: [topic], sessionTimeoutMs: 1_000 })
+      await pollUntil(other, () => other.assignment().length === 2, 30_000, 'the polling member to own both partitions')
+      await slow.poll({ timeoutMs: 100 })
+      assert.deepEqual(lost, [[0, 1]], 'onLost ran for both partitions')
+      assert.deepEqual(revoked, [], 'onRevoke did not run')
+      await rejectsWith(slow.commit([{ topic, partition: 0, offset: 0 }]), 'TRIB_LOG_NOT_ASSIGNED')
+      await slow.close()
+      await other.close()
+    })
+
     it('iterates consumers and readers with for await until they are closed', async () => {
       const topic = `iterate-${uid()}`
       await log.admin.createTopic({ name: topic, partitions: 2 })

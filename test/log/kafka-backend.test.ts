@@ -66,6 +66,17 @@ describe('Kafka backend', { timeout: 240_000 }, () => {
     await log?.close()
   })
 
+  it('rejects bad buffer and liveness settings, naming them', () => {
+    for (const [make, field] of [
+      [() => log.producer({ bufferMemoryBytes: 0 }), 'bufferMemoryBytes'],
+      [() => log.producer({ maxBlockMs: -1 }), 'maxBlockMs'],
+      [() => log.consumer({ groupId: 'g', topics: ['t'], maxPollIntervalMs: 0 }), 'maxPollIntervalMs'],
+      [() => log.consumer({ groupId: 'g', topics: ['t'], sessionTimeoutMs: 1.5 }), 'sessionTimeoutMs'],
+    ] as const) {
+      assert.throws(make, (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && err.message.includes(field), field)
+    }
+  })
+
   it('produces idempotently: records carry a producer id and gap-free sequence numbers', async () => {
     const topic = `idem-${uid()}`
     await log.admin.createTopic({ name: topic, partitions: 1 })
@@ -243,5 +254,24 @@ describe('Kafka backend', { timeout: 240_000 }, () => {
     }
     assert.ok(isTributaryError(fenced), `the older member learns it was fenced: ${String(fenced)}`)
     await Promise.all([first.close(), second.close()])
+  })
+
+  it('a send split into several requests that fails part-way says which of its records were written', async () => {
+    const topic = `split-fail-${uid()}`
+    await log.admin.createTopic({ name: topic, partitions: 1 })
+    // About 1 MB of small records (more than one request), then one record above the broker's
+    // max.message.bytes (1 MiB), which goes in a request of its own and is refused.
+    const small = Array.from({ length: 1_200 }, (_, i) => ({ topic, partition: 0, value: Buffer.alloc(1_000, i % 256) }))
+    const huge = { topic, partition: 0, value: Buffer.alloc(1_100_000, 7) }
+    const caughtError = await caught(log.producer().send([...small, huge]))
+    assert.ok(isTributaryError(caughtError), String(caughtError))
+    const err = caughtError as unknown as { message: string; details: { written?: { offset: number }[]; notWritten?: number } }
+    const written = err.details.written ?? []
+    assert.ok(written.length > 0 && written.length < small.length + 1, `some records were written: ${written.length}`)
+    assert.equal(err.details.notWritten, small.length + 1 - written.length)
+    assert.match(err.message, new RegExp(`the first ${written.length} of the call's ${small.length + 1} records were written`))
+    const end = await log.offsets.endOffsets(topic)
+    assert.deepEqual(written.map((m) => m.offset), Array.from({ length: written.length }, (_, i) => i), 'their offsets as written')
+    assert.ok(end[0] >= written.length, 'the reported records are in the log')
   })
 })

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { crc32c, createRecordsBatch, readRecordsBatch, Reader } from '@platformatic/kafka'
-import { encodeRecordBatch, type BatchMessage } from '../../src/log/kafka/record-batch.ts'
+import { encodeRecordBatch, wrapSequence, type BatchMessage } from '../../src/log/kafka/record-batch.ts'
 
 /**
  * Deterministic messages covering nulls, empty buffers, headers and unordered timestamps, `stepMs`
@@ -64,5 +64,14 @@ describe('Kafka record batch encoder', () => {
     assert.ok(Number(batch.firstTimestamp) >= before && Number(batch.firstTimestamp) <= Date.now())
     assert.equal(batch.producerId, -1n)
     assert.equal(batch.firstSequence, -1)
+  })
+
+  it('wraps idempotent sequence numbers at 2^31 as Kafka does, instead of throwing', () => {
+    const first = (sequence: number): number => readRecordsBatch(Reader.from(encodeRecordBatch([{ key: null, value: Buffer.from('x') }], { producerId: 1n, producerEpoch: 0, firstSequence: sequence }))).firstSequence
+    assert.equal(first(2 ** 31 - 1), 2 ** 31 - 1)
+    assert.equal(first(2 ** 31), 0)
+    assert.equal(first(2 ** 31 + 5), 5)
+    assert.equal(first(2 ** 32 + 7), 7)
+    assert.equal(wrapSequence(-1), -1, 'no sequence stays -1')
   })
 })

@@ -148,7 +148,7 @@ export class EmbeddedConsumer implements GroupConsumer {
       if (this.#closed) return
       if (!this.#joined || !coordinator.isMember(this.groupId, this.#handle.id)) {
         // First poll, or removed from the group for not rejoining in time: join as a new member.
-        if (this.#joined) await this.#revoke()
+        if (this.#joined) await this.#lose()
         for (const topic of this.#options.topics) this.#broker.requireTopic(topic)
         this.#joined = true
         this.#generation = 0
@@ -167,6 +167,15 @@ export class EmbeddedConsumer implements GroupConsumer {
       if (Date.now() >= deadline || signal?.aborted) return
       await coordinator.waitStable(this.groupId, deadline, signal)
     }
+  }
+
+  /** Removed from the group (did not poll in time): the partitions are gone; `onLost`, not `onRevoke`. */
+  async #lose(): Promise<void> {
+    const owned = this.assignment()
+    this.#assigned = []
+    this.#positions.clear()
+    this.#paused.clear()
+    if (owned.length > 0) await this.#options.onLost?.(owned)
   }
 
   async #revoke(): Promise<void> {

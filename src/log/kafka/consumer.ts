@@ -40,6 +40,7 @@ import { pollBatches } from '../poll-batches.ts'
 
 const DEFAULT_POLL_TIMEOUT_MS = 1_000
 const DEFAULT_SESSION_TIMEOUT_MS = 10_000
+const DEFAULT_MAX_POLL_INTERVAL_MS = 300_000
 
 /** A member of a Kafka consumer group with the poll-based {@link GroupConsumer} API. */
 export class KafkaGroupConsumer implements GroupConsumer {
@@ -61,6 +62,10 @@ export class KafkaGroupConsumer implements GroupConsumer {
   #closing: Promise<void> | undefined
   readonly #polls = new Serial()
   readonly #wakeup = new Wakeup()
+  readonly #maxPollIntervalMs: number
+  readonly #pollWatch: NodeJS.Timeout
+  #polling = 0
+  #lastPollAt = Date.now()
 
   constructor(settings: KafkaSettings, options: ConsumerOptions, onClose: (consumer: KafkaGroupConsumer) => void = () => {}) {
     validateOptions(options)
@@ -70,7 +75,8 @@ export class KafkaGroupConsumer implements GroupConsumer {
     this.#onClose = onClose
     this.#maxPollRecords = options.maxPollRecords ?? DEFAULT_MAX_POLL_RECORDS
     const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS
-    const rebalanceTimeoutMs = settings.rebalanceTimeoutMs ?? sessionTimeoutMs
+    this.#maxPollIntervalMs = options.maxPollIntervalMs ?? DEFAULT_MAX_POLL_INTERVAL_MS
+    const rebalanceTimeoutMs = settings.rebalanceTimeoutMs ?? this.#maxPollIntervalMs
     const role = options.clientId ?? `consumer-${options.groupId}`
     const { client, fetchPool, clientId, poolOptions } = fetchClient(settings, role, options.groupId)
     this.#client = client
@@ -100,11 +106,25 @@ export class KafkaGroupConsumer implements GroupConsumer {
       prefetchRecords: Math.max(this.#maxPollRecords, 1_000),
       onData: wake,
     })
+    this.#pollWatch = setInterval(() => this.#checkPollInterval(), Math.max(20, Math.min(1_000, Math.floor(this.#maxPollIntervalMs / 10))))
+    this.#pollWatch.unref()
   }
 
   poll(options: PollOptions = {}): Promise<Record[]> {
     if (this.#closed) return Promise.reject(closedError(this.groupId))
-    return this.#polls.run(() => this.#poll(options))
+    this.#polling++
+    return this.#polls.run(() => this.#poll(options)).finally(() => {
+      this.#polling--
+      this.#lastPollAt = Date.now()
+    })
+  }
+
+  /** Leaves the group when the application has not called `poll` for `maxPollIntervalMs`. */
+  #checkPollInterval(): void {
+    if (this.#closed || this.#polling > 0 || this.#assigned.length === 0) return
+    const idleMs = Date.now() - this.#lastPollAt
+    if (idleMs <= this.#maxPollIntervalMs) return
+    void this.#member.leave(`consumer poll timeout: no poll for ${idleMs} ms (maxPollIntervalMs ${this.#maxPollIntervalMs}); the application is too slow or stuck`)
   }
 
   async commit(offsets?: TopicPartitionOffset[]): Promise<void> {
@@ -134,6 +154,14 @@ export class KafkaGroupConsumer implements GroupConsumer {
       }
     }
     if (list.length === 0) return
+    if (this.#member.lost) {
+      const names = list.map((o) => partitionKey(o.topic, o.partition)).join(', ')
+      throw new TributaryError(
+        'TRIB_LOG_NOT_ASSIGNED',
+        `commit rejected: this member of group ${this.groupId} lost ${names} (its session expired or it left the group); nothing of this commit was applied`,
+        { details: { groupId: this.groupId, lost: true } },
+      )
+    }
     await this.#member.commit(list)
   }
 
@@ -155,7 +183,9 @@ export class KafkaGroupConsumer implements GroupConsumer {
     for (const tp of partitions) this.#fetcher.resume(tp)
   }
 
+  /** The owned partitions; none once they are lost (even before the next `poll` runs `onLost`). */
   assignment(): TopicPartition[] {
+    if (this.#member.lost) return []
     return this.#assigned.map((tp) => ({ topic: tp.topic, partition: tp.partition }))
   }
 
@@ -181,6 +211,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
       }
     }
     this.#closed = true
+    clearInterval(this.#pollWatch)
     this.#notify()
     this.#fetcher.close()
     this.#assigned = []
@@ -247,12 +278,28 @@ export class KafkaGroupConsumer implements GroupConsumer {
     if (listenerError) throw listenerError
   }
 
-  /** Runs `onRevoke` for the owned partitions and drops them. Returns the listener's error, if any. */
+  /**
+   * Runs `onRevoke` for the owned partitions and drops them — or, when they were lost (session
+   * expired, removed, left after the poll timeout), drops them first and then runs `onLost`, so
+   * nothing of them can be committed or returned any more. Returns the listener's error, if any.
+   */
   async #revoke(): Promise<unknown> {
-    const owned = this.assignment()
+    const owned = this.#assigned.map((tp) => ({ topic: tp.topic, partition: tp.partition }))
     this.#pendingAssignment = undefined
     if (owned.length === 0) return undefined
     let error: unknown
+    if (this.#member.lost) {
+      this.#fetcher.clear()
+      this.#assigned = []
+      this.#assignedKeys = new Set()
+      this.#settings.logger.warn({ groupId: this.groupId, partitions: owned.map((tp) => partitionKey(tp.topic, tp.partition)) }, 'partitions lost')
+      try {
+        await this.#options.onLost?.(owned)
+      } catch (err) {
+        error = err
+      }
+      return error
+    }
     try {
       // Positions stay readable (and committable) inside onRevoke; nothing is returned meanwhile.
       await this.#options.onRevoke?.(owned)
@@ -360,7 +407,7 @@ function validateOptions(options: ConsumerOptions): void {
   if (options.autoOffsetReset !== undefined && options.autoOffsetReset !== 'earliest' && options.autoOffsetReset !== 'latest') {
     throw new TributaryError('TRIB_INVALID_ARGUMENT', `consumer of group ${options.groupId}: autoOffsetReset must be "earliest" or "latest"`)
   }
-  for (const [name, value] of [['sessionTimeoutMs', options.sessionTimeoutMs], ['maxPollRecords', options.maxPollRecords]] as const) {
+  for (const [name, value] of [['sessionTimeoutMs', options.sessionTimeoutMs], ['maxPollRecords', options.maxPollRecords], ['maxPollIntervalMs', options.maxPollIntervalMs]] as const) {
     if (value !== undefined && (!Number.isInteger(value) || value < 1)) {
       throw new TributaryError('TRIB_INVALID_ARGUMENT', `consumer of group ${options.groupId}: ${name} must be a positive integer, got ${value}`)
     }

@@ -13,6 +13,7 @@
  * @module
  */
 import { TributaryError, type ErrorCode } from '../../core/errors.ts'
+import type { ResolvedSecurity } from './security.ts'
 
 /** What was being done when an error happened; used to write messages that say what failed. */
 export interface ErrorContext {
@@ -22,6 +23,8 @@ export interface ErrorContext {
   groupId?: string
   /** Bootstrap addresses, named in "broker unreachable" messages. */
   brokers?: readonly string[]
+  /** The connection's TLS/SASL settings, named (never the secrets) in authentication and TLS errors. */
+  security?: ResolvedSecurity
 }
 
 /** A flattened view of one platformatic error. */
@@ -130,6 +133,8 @@ export function toTributaryError(err: unknown, ctx: ErrorContext): TributaryErro
   const make = (code: ErrorCode, message: string, retriable = isRetriable(err)): TributaryError =>
     new TributaryError(code, message, { cause: err, retriable, details })
 
+  const security = securityError(err, ctx)
+  if (security !== undefined) return security
   if (ids.has('TOPIC_ALREADY_EXISTS')) return make('TRIB_LOG_TOPIC_EXISTS', `${ctx.op}: topic ${topic ?? '?'} already exists`, false)
   if (ids.has('UNKNOWN_TOPIC_OR_PARTITION') || ids.has('UNKNOWN_TOPIC_ID') || leaves.some((l) => UNKNOWN_TOPIC_MESSAGE.test(l.error.message))) {
     return make('TRIB_LOG_UNKNOWN_TOPIC', `${ctx.op}: topic ${topic ?? '?'} does not exist`, false)
@@ -146,6 +151,73 @@ export function toTributaryError(err: unknown, ctx: ErrorContext): TributaryErro
   }
   const what = [ctx.op, topic ? `topic ${topic}` : '', ctx.groupId ? `group ${ctx.groupId}` : ''].filter(Boolean).join(' ')
   return make('TRIB_LOG_KAFKA', `${what}: Kafka error: ${describe(err)}`)
+}
+
+const UNTRUSTED = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+])
+const EXPIRED = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
+const CONNECTION_FAILED = /^Connection to (\S+) failed\./
+
+/** The broker a connection error names (platformatic: "Connection to host:port failed."). */
+function failedBroker(leaves: Leaf[], ctx: ErrorContext): string {
+  for (const leaf of leaves) {
+    const m = CONNECTION_FAILED.exec(leaf.error.message)
+    if (m) return m[1]
+  }
+  return ctx.brokers && ctx.brokers.length > 0 ? ctx.brokers.join(', ') : '?'
+}
+
+/**
+ * A SASL or TLS failure as `TRIB_LOG_AUTH_FAILED` / `TRIB_LOG_TLS` naming the broker and the cause,
+ * or `undefined` when `err` is something else. Retrying cannot fix these, so they are not retriable.
+ */
+export function securityError(err: unknown, ctx: ErrorContext): TributaryError | undefined {
+  const leaves = errorLeaves(err)
+  const ids = apiIds(err)
+  const details: Record<string, unknown> = { op: ctx.op }
+  const make = (code: ErrorCode, broker: string, message: string): TributaryError =>
+    new TributaryError(code, `${ctx.op}: ${message}`, { cause: err, retriable: false, details: { ...details, broker } })
+  if (leaves.some((l) => l.code === 'PLT_KFK_AUTHENTICATION') || ids.has('SASL_AUTHENTICATION_FAILED') || ids.has('UNSUPPORTED_SASL_MECHANISM') || ids.has('ILLEGAL_SASL_STATE')) {
+    const broker = failedBroker(leaves, ctx)
+    const sasl = ctx.security?.sasl
+    const who = sasl ? ` (mechanism ${sasl.mechanism}${sasl.username ? `, user ${sasl.username}` : ''})` : ''
+    const reason = leaves.map((l) => l.serverMessage).find((m) => m) ?? (ids.has('UNSUPPORTED_SASL_MECHANISM') ? 'the mechanism is not enabled on this listener' : 'wrong user name, password or token')
+    return make('TRIB_LOG_AUTH_FAILED', broker, `SASL authentication with Kafka broker ${broker} failed${who}: ${reason}`)
+  }
+  for (const leaf of leaves) {
+    const code = typeof leaf.code === 'string' ? leaf.code : ''
+    const broker = (): string => failedBroker(leaves, ctx)
+    if (UNTRUSTED.has(code)) {
+      return make('TRIB_LOG_TLS', broker(), `TLS connection to Kafka broker ${broker()} failed: its certificate is not trusted (${leaf.error.message}); set tls.ca to the CA that signed it`)
+    }
+    if (EXPIRED.has(code)) return make('TRIB_LOG_TLS', broker(), `TLS connection to Kafka broker ${broker()} failed: ${leaf.error.message}`)
+    if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+      return make(
+        'TRIB_LOG_TLS',
+        broker(),
+        `TLS connection to Kafka broker ${broker()} failed: the host name does not match its certificate (${leaf.error.message}); connect by a name the certificate lists, or set tls.servername`,
+      )
+    }
+    if (code === 'PLT_KFK_USER' && /requires TLS/i.test(leaf.error.message)) {
+      return make('TRIB_LOG_TLS', broker(), `Kafka broker ${broker()} expects TLS on this listener: use a kafka+ssl:// URL (tls: true)`)
+    }
+    if (/^ERR_SSL_.*(WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER_FAILURE)/.test(code) || (code === 'PLT_KFK_USER' && /verify the broker supports TLS/i.test(leaf.error.message))) {
+      return make('TRIB_LOG_TLS', broker(), `TLS handshake with Kafka broker ${broker()} failed: the listener does not speak TLS (use kafka://)`)
+    }
+    if (/^ERR_SSL_.*ALERT_(BAD_CERTIFICATE|CERTIFICATE_REQUIRED|UNKNOWN_CA|CERTIFICATE_UNKNOWN)/.test(code)) {
+      const hint = ctx.security?.clientCertificate ? 'its CA does not trust the client certificate' : 'the listener requires a client certificate: set tls.cert and tls.key'
+      return make('TRIB_LOG_TLS', broker(), `TLS connection to Kafka broker ${broker()} was refused: ${hint} (${code})`)
+    }
+    if (/^ERR_SSL_/.test(code)) return make('TRIB_LOG_TLS', broker(), `TLS connection to Kafka broker ${broker()} failed: ${leaf.error.message} (${code})`)
+  }
+  return undefined
 }
 
 function unknownTopicName(leaves: Leaf[]): string | undefined {

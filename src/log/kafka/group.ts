@@ -18,6 +18,13 @@
  *   `poll` runs `onRevoke` and calls `startJoin()`. The broker waits up to the rebalance timeout
  *   for that.
  * - UNKNOWN_MEMBER_ID / ILLEGAL_GENERATION mean the partitions were lost (not handed over).
+ * - The member tracks its own session like the Java client: when no heartbeat succeeded for longer
+ *   than the session timeout (broker down, network cut, process stopped), the broker has surely
+ *   given its partitions to others, so they are **lost** and the member rejoins. The first failed
+ *   heartbeat of a streak is logged as a warning and every failure counts in
+ *   `tributary_kafka_heartbeat_failures_total`.
+ * - `leave(reason)` gives the partitions up at once (LeaveGroup) — used when `poll` was not called
+ *   within `maxPollIntervalMs`; they count as lost too.
  * - `close({ leave })` sends LeaveGroup for dynamic members only: a static member keeps its
  *   assignment for a restart within the session timeout.
  *
@@ -46,7 +53,9 @@ import {
   type offsetFetchV9,
   type syncGroupV5,
 } from '@platformatic/kafka'
+import { Counter } from 'prom-client'
 import { TributaryError } from '../../core/errors.ts'
+import { metric, metricsRegistry } from '../../core/metrics.ts'
 import type { TopicPartition, TopicPartitionOffset } from '../../core/record.ts'
 import { assign } from '../assignors.ts'
 import type { AssignmentStrategy } from '../types.ts'
@@ -84,6 +93,17 @@ export interface GroupMemberOptions {
 
 type State = 'unjoined' | 'joining' | 'stable' | 'closed'
 
+const heartbeatFailures = metric(
+  'tributary_kafka_heartbeat_failures_total',
+  () =>
+    new Counter({
+      name: 'tributary_kafka_heartbeat_failures_total',
+      help: 'Kafka consumer-group heartbeats that failed (no answer, broker unreachable, coordinator moved), by group',
+      labelNames: ['group'],
+      registers: [metricsRegistry],
+    }),
+)
+
 const COORDINATOR_ERRORS = ['NOT_COORDINATOR', 'COORDINATOR_NOT_AVAILABLE', 'COORDINATOR_LOAD_IN_PROGRESS']
 const FATAL_ERRORS = [
   'FENCED_INSTANCE_ID',
@@ -111,6 +131,12 @@ export class GroupMember {
   #assignment: TopicPartition[] | undefined
   #coordinator: Broker | undefined
   #heartbeat: NodeJS.Timeout | undefined
+  #sessionWatch: NodeJS.Timeout | undefined
+  #heartbeatInFlight = false
+  /** When the session was last confirmed (join or successful heartbeat). */
+  #sessionConfirmedAt = 0
+  /** When the current streak of failed heartbeats began, if one is running. */
+  #failingSince: number | undefined
   readonly #heartbeatIntervalMs: number
 
   constructor(options: GroupMemberOptions) {
@@ -129,8 +155,13 @@ export class GroupMember {
     return this.#state === 'joining'
   }
 
-  /** True when the last assignment was lost (session expired, fenced) rather than revoked by a rebalance. */
+  /**
+   * True when the last assignment was lost (session expired, fenced, left) rather than revoked by a
+   * rebalance. Checks the session clock on the spot, so a process that was stopped (SIGSTOP, a long
+   * GC pause) learns it lost its partitions before any timer of its own runs.
+   */
   get lost(): boolean {
+    this.#checkSession()
     return this.#lost
   }
 
@@ -214,23 +245,43 @@ export class GroupMember {
     return out
   }
 
+  /**
+   * Leaves the group now (LeaveGroup for a dynamic member) and marks the partitions lost; the next
+   * `poll` runs `onLost` and rejoins. For `maxPollIntervalMs`: a member that stopped polling must not
+   * hold partitions others could work on.
+   */
+  async leave(reason: string): Promise<void> {
+    if (this.#state !== 'stable' && this.#state !== 'joining') return
+    const memberId = this.memberId
+    this.#state = 'unjoined'
+    this.#stopHeartbeats()
+    this.#lost = true
+    this.#rejoinNeeded = true
+    if (this.#o.groupInstanceId === undefined) this.memberId = ''
+    this.#o.settings.logger.warn({ groupId: this.#o.groupId, memberId, reason }, 'leaving the consumer group; its partitions go to other members')
+    this.#o.onChange()
+    if (memberId !== '' && this.#o.groupInstanceId === undefined) await this.#sendLeave(memberId, reason)
+  }
+
+  async #sendLeave(memberId: string, reason: string): Promise<void> {
+    const pool = this.#o.leavePool()
+    try {
+      const connection = await this.#connection(pool)
+      await callApi(this.#o.client, connection, 'LeaveGroup', this.#o.groupId, [{ memberId, groupInstanceId: null, reason }])
+    } catch (err) {
+      if (!apiIds(err).has('UNKNOWN_MEMBER_ID')) this.#o.settings.logger.warn({ groupId: this.#o.groupId, err: describe(err) }, 'LeaveGroup failed')
+    } finally {
+      await pool.close().catch(() => {})
+    }
+  }
+
   /** Stops heartbeats and, for a dynamic member with `leave`, leaves the group so its partitions move at once. */
   async close(leave: boolean): Promise<void> {
     if (this.#state === 'closed') return
     const wasMember = this.memberId !== ''
     this.#state = 'closed'
     this.#stopHeartbeats()
-    if (leave && wasMember && this.#o.groupInstanceId === undefined) {
-      const pool = this.#o.leavePool()
-      try {
-        const connection = await this.#connection(pool)
-        await callApi(this.#o.client, connection, 'LeaveGroup', this.#o.groupId, [{ memberId: this.memberId, groupInstanceId: null, reason: 'consumer closed' }])
-      } catch (err) {
-        if (!apiIds(err).has('UNKNOWN_MEMBER_ID')) this.#o.settings.logger.warn({ groupId: this.#o.groupId, err: describe(err) }, 'LeaveGroup failed')
-      } finally {
-        await pool.close().catch(() => {})
-      }
-    }
+    if (leave && wasMember && this.#o.groupInstanceId === undefined) await this.#sendLeave(this.memberId, 'consumer closed')
     this.#o.onChange()
   }
 
@@ -290,7 +341,10 @@ export class GroupMember {
         this.#assignment = partitions
         this.#lost = false
         this.#state = 'stable'
+        this.#sessionConfirmedAt = Date.now()
+        this.#failingSince = undefined
         this.#scheduleHeartbeat()
+        this.#watchSession()
         settings.logger.debug({ groupId, memberId: this.memberId, generation: this.generationId, leader, partitions: partitions.length }, 'joined group')
         return
       } catch (err) {
@@ -338,22 +392,84 @@ export class GroupMember {
   }
 
   #scheduleHeartbeat(): void {
-    this.#stopHeartbeats()
-    this.#heartbeat = setTimeout(() => void this.#sendHeartbeat(), this.#heartbeatIntervalMs)
+    if (this.#heartbeat !== undefined) clearTimeout(this.#heartbeat)
+    this.#heartbeat = setTimeout(() => {
+      this.#heartbeat = undefined
+      void this.#sendHeartbeat()
+    }, this.#heartbeatIntervalMs)
     this.#heartbeat.unref()
   }
 
   #stopHeartbeats(): void {
     if (this.#heartbeat !== undefined) clearTimeout(this.#heartbeat)
     this.#heartbeat = undefined
+    if (this.#sessionWatch !== undefined) clearInterval(this.#sessionWatch)
+    this.#sessionWatch = undefined
+  }
+
+  /** While stable: checks (independently of hanging heartbeat requests) that the session is still confirmed. */
+  #watchSession(): void {
+    if (this.#sessionWatch !== undefined) clearInterval(this.#sessionWatch)
+    this.#sessionWatch = setInterval(() => this.#checkSession(), Math.max(50, Math.floor(this.#heartbeatIntervalMs / 2)))
+    this.#sessionWatch.unref()
+  }
+
+  #checkSession(): void {
+    if (this.#state !== 'stable') return
+    const silentMs = Date.now() - this.#sessionConfirmedAt
+    if (silentMs <= this.#o.sessionTimeoutMs) return
+    const { groupId, settings } = this.#o
+    settings.logger.warn(
+      { groupId, memberId: this.memberId, generation: this.generationId, silentMs, sessionTimeoutMs: this.#o.sessionTimeoutMs },
+      'no heartbeat succeeded within the session timeout: the partitions are lost (other members may own them now); rejoining',
+    )
+    this.#state = 'unjoined'
+    this.#stopHeartbeats()
+    // The member id is kept: if the broker still knows it, the rejoin leaves no stale member behind
+    // for the rebalance to wait for; if not, JoinGroup answers UNKNOWN_MEMBER_ID and we join anew.
+    this.#coordinator = undefined
+    this.#requestRejoin(true)
+    // Wake a waiting poll so onLost runs now, not at the end of its timeout.
+    this.#o.onChange()
+  }
+
+  #heartbeatFailed(err: unknown): void {
+    heartbeatFailures.inc({ group: this.#o.groupId })
+    if (this.#failingSince === undefined) {
+      this.#failingSince = Date.now()
+      this.#o.settings.logger.warn(
+        { groupId: this.#o.groupId, memberId: this.#o.groupInstanceId ?? this.memberId, err: describe(err), sessionTimeoutMs: this.#o.sessionTimeoutMs },
+        'heartbeat failed; the partitions are lost if heartbeats keep failing for the session timeout',
+      )
+    }
   }
 
   async #sendHeartbeat(): Promise<void> {
     if (this.#state !== 'stable') return
+    if (this.#heartbeatInFlight) {
+      this.#scheduleHeartbeat()
+      return
+    }
     const generation = this.generationId
+    const sentAt = Date.now()
+    this.#heartbeatInFlight = true
+    // No answer within an interval counts as a failure (a stopped broker or a cut network never answers).
+    let counted = false
+    const unanswered = setTimeout(() => {
+      counted = true
+      this.#heartbeatFailed(new Error(`no heartbeat answer within ${this.#heartbeatIntervalMs} ms`))
+    }, this.#heartbeatIntervalMs)
+    unanswered.unref()
     try {
       const connection = await this.#connection()
       await callApi(this.#o.client, connection, 'Heartbeat', this.#o.groupId, this.generationId, this.memberId, this.#o.groupInstanceId ?? null)
+      if (this.#state === 'stable' && generation === this.generationId) {
+        this.#sessionConfirmedAt = Math.max(this.#sessionConfirmedAt, sentAt)
+        if (this.#failingSince !== undefined) {
+          this.#o.settings.logger.info({ groupId: this.#o.groupId, failedForMs: Date.now() - this.#failingSince }, 'heartbeats succeed again')
+          this.#failingSince = undefined
+        }
+      }
     } catch (err) {
       if (this.#state !== 'stable' || generation !== this.generationId) return
       const ids = apiIds(err)
@@ -366,13 +482,18 @@ export class GroupMember {
       if (ids.has('UNKNOWN_MEMBER_ID') || ids.has('ILLEGAL_GENERATION')) {
         this.#requestRejoin(true)
       } else if (ids.has('REBALANCE_IN_PROGRESS')) {
+        // The session is alive: the broker answered.
+        this.#sessionConfirmedAt = Math.max(this.#sessionConfirmedAt, sentAt)
         this.#requestRejoin(false)
       } else {
         if (COORDINATOR_ERRORS.some((id) => ids.has(id)) || ids.size === 0) this.#coordinator = undefined
-        this.#o.settings.logger.debug({ groupId: this.#o.groupId, err: describe(err) }, 'heartbeat failed')
+        if (!counted) this.#heartbeatFailed(err)
       }
+    } finally {
+      clearTimeout(unanswered)
+      this.#heartbeatInFlight = false
     }
-    if (this.#state === 'stable') this.#scheduleHeartbeat()
+    if (this.#state === 'stable' && this.#heartbeat === undefined) this.#scheduleHeartbeat()
   }
 
   #requestRejoin(lost: boolean): void {

@@ -17,3 +17,4 @@
  */
 export { openKafkaLog, KafkaLog } from './kafka-log.ts'
 export type { KafkaLogOptions } from './settings.ts'
+export type { KafkaSaslOptions, KafkaSecurityOptions, KafkaTlsOptions, Secret } from './security.ts'

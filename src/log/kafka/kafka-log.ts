@@ -18,13 +18,14 @@ import { TributaryError } from '../../core/errors.ts'
 import type { ConsumerOptions, GroupConsumer, Log, LogProducer, LogReader, ProducerOptions, ReaderOptions } from '../types.ts'
 import { KafkaAdmin } from './admin.ts'
 import { KafkaGroupConsumer } from './consumer.ts'
-import { brokerUnreachable, isNetworkError, toTributaryError } from './errors.ts'
+import { brokerUnreachable, isNetworkError, securityError, toTributaryError } from './errors.ts'
 import { clusterMetadata } from './metadata.ts'
 import { KafkaOffsets } from './offsets.ts'
 import { KafkaProducer } from './producer.ts'
 import { KafkaReader } from './reader.ts'
 import { delay, withDeadline } from './rpc.ts'
 import { clientOptions, resolveSettings, type KafkaLogOptions, type KafkaSettings } from './settings.ts'
+import { probeTls } from './tls-probe.ts'
 
 /** A {@link Log} on a Kafka cluster. Create it with {@link openKafkaLog}. */
 export class KafkaLog implements Log {
@@ -50,10 +51,12 @@ export class KafkaLog implements Log {
    * `TRIB_LOG_BROKER_UNREACHABLE` naming the addresses tried.
    */
   async connect(): Promise<void> {
-    const { brokers, connectTimeoutMs } = this.settings
+    const { brokers, connectTimeoutMs, security } = this.settings
     const started = Date.now()
     const deadline = started + connectTimeoutMs
+    const ctx = { op: 'connect', brokers, security }
     let lastError: unknown
+    let probed = false
     for (let attempt = 0; ; attempt++) {
       const left = deadline - Date.now()
       if (left <= 0) break
@@ -63,8 +66,18 @@ export class KafkaLog implements Log {
         return
       } catch (err) {
         lastError = err
+        // Wrong credentials or certificates: retrying cannot help, say so at once.
+        const insecure = err === timedOut ? undefined : securityError(err, ctx)
+        if (insecure) throw insecure
         // Refused or dropped connections are retried until the deadline (a broker may be starting).
-        if (err !== timedOut && !isNetworkError(err)) throw toTributaryError(err, { op: 'connect', brokers })
+        if (err !== timedOut && !isNetworkError(err)) throw toTributaryError(err, ctx)
+        // A TLS connection dropped after the handshake: ask the broker once why (mTLS refusals).
+        if (err !== timedOut && security.connection.tls && !probed) {
+          probed = true
+          const why = await probeTls(brokers[0], security.connection.tls, Math.min(1_000, Math.max(0, deadline - Date.now())))
+          const refused = why && securityError(Object.assign(new Error(`Connection to ${brokers[0]} failed.`), { cause: why }), ctx)
+          if (refused) throw refused
+        }
       }
       await delay(Math.min(100 * 2 ** attempt, 1_000, Math.max(0, deadline - Date.now())))
     }

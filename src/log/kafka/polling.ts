@@ -12,14 +12,10 @@
  * @module
  */
 import { Consumer, ConnectionPool } from '@platformatic/kafka'
-import { clientOptions, type KafkaSettings } from './settings.ts'
+import { clientOptions, poolOptions as connectionPoolOptions, type KafkaSettings } from './settings.ts'
 
 /** Options of the connection pools of one consumer or reader. */
-export interface PoolOptions {
-  readonly connectTimeout: number
-  readonly requestTimeout: number
-  readonly maxInflights: number
-}
+export type PoolOptions = ReturnType<typeof connectionPoolOptions>
 
 /** A platformatic client plus a connection pool of its own for Fetch (a long-poll fetch holds its connection). */
 export interface FetchClient {
@@ -37,7 +33,7 @@ export interface FetchClient {
 export function fetchClient(settings: KafkaSettings, role: string, groupId: string): FetchClient {
   const base = clientOptions(settings, role)
   const client = new Consumer({ ...base, groupId, autocommit: false })
-  const poolOptions = { connectTimeout: settings.connectTimeoutMs, requestTimeout: settings.requestTimeoutMs, maxInflights: 5 }
+  const poolOptions = connectionPoolOptions(settings)
   return { client, fetchPool: new ConnectionPool(base.clientId, poolOptions), clientId: base.clientId, poolOptions }
 }
 

@@ -25,6 +25,8 @@
  * @module
  */
 import { ProduceAcks, type MessageToProduce } from '@platformatic/kafka'
+import { Counter, Gauge } from 'prom-client'
+import { metric, metricsRegistry } from '../../core/metrics.ts'
 import { FastProducer } from './fast-producer.ts'
 import { TributaryError } from '../../core/errors.ts'
 import { toBytes, toHeaders, type ProduceRecord, type RecordMetadata } from '../../core/record.ts'
@@ -45,9 +47,30 @@ type Message = MessageToProduce<Buffer, Buffer | null, Buffer, Buffer>
 
 interface PendingCall {
   readonly records: readonly ProduceRecord[]
+  /** Bytes this call holds in the buffer until it settles. */
+  readonly bytes: number
   readonly resolve: (result: RecordMetadata[]) => void
   readonly reject: (err: unknown) => void
 }
+
+const bufferedBytes = metric(
+  'tributary_kafka_producer_buffered_bytes',
+  () =>
+    new Gauge({
+      name: 'tributary_kafka_producer_buffered_bytes',
+      help: 'Bytes of records all Kafka producers of this process hold while waiting for acknowledgements',
+      registers: [metricsRegistry],
+    }),
+)
+const bufferFull = metric(
+  'tributary_kafka_producer_buffer_full_total',
+  () =>
+    new Counter({
+      name: 'tributary_kafka_producer_buffer_full_total',
+      help: 'Kafka producer sends that failed with TRIB_LOG_BUFFER_FULL (the buffer stayed full for maxBlockMs)',
+      registers: [metricsRegistry],
+    }),
+)
 
 /** A call that passed validation, with where its records sit in the dispatch's message list. */
 interface AcceptedCall {
@@ -70,11 +93,25 @@ export class KafkaProducer implements LogProducer {
   #chain: Promise<void> = Promise.resolve()
   readonly #roundRobin = new Map<string, number>()
   #closed = false
+  readonly #bufferLimit: number
+  readonly #maxBlockMs: number
+  /** Bytes of records sent but not yet settled. */
+  #buffered = 0
+  /** Sends waiting for room, in order. */
+  readonly #waiting: { bytes: number; admit: () => void }[] = []
 
   constructor(settings: KafkaSettings, options: ProducerOptions = {}, onClose: (producer: KafkaProducer) => void = () => {}) {
     const linger = options.lingerMs ?? 0
     if (!Number.isFinite(linger) || linger < 0) {
       throw new TributaryError('TRIB_INVALID_ARGUMENT', `producer: lingerMs must be a non-negative number, got ${options.lingerMs}`)
+    }
+    this.#bufferLimit = options.bufferMemoryBytes ?? DEFAULT_BUFFER_MEMORY_BYTES
+    this.#maxBlockMs = options.maxBlockMs ?? DEFAULT_MAX_BLOCK_MS
+    if (!Number.isSafeInteger(this.#bufferLimit) || this.#bufferLimit < 1) {
+      throw new TributaryError('TRIB_INVALID_ARGUMENT', `producer: bufferMemoryBytes must be a positive integer, got ${options.bufferMemoryBytes}`)
+    }
+    if (!Number.isFinite(this.#maxBlockMs) || this.#maxBlockMs < 0) {
+      throw new TributaryError('TRIB_INVALID_ARGUMENT', `producer: maxBlockMs must be a non-negative number, got ${options.maxBlockMs}`)
     }
     this.#settings = settings
     this.#partitioner = resolvePartitioner(options.partitioner)
@@ -96,10 +133,62 @@ export class KafkaProducer implements LogProducer {
     if (this.#closed) return Promise.reject(new TributaryError('TRIB_CLOSED', 'producer is closed'))
     const list = Array.isArray(records) ? records : [records]
     if (list.length === 0) return Promise.resolve([])
+    const bytes = estimateBytes(list)
     return new Promise<RecordMetadata[]>((resolve, reject) => {
-      this.#pending.push({ records: list, resolve, reject })
-      this.#schedule()
+      const release = (): void => this.#release(bytes)
+      const enqueue = (): void => {
+        this.#buffered += bytes
+        bufferedBytes.inc(bytes)
+        this.#pending.push({ records: list, bytes, resolve: (r) => (release(), resolve(r)), reject: (e) => (release(), reject(e)) })
+        this.#schedule()
+      }
+      // A call bigger than the whole buffer goes alone, once the buffer is empty.
+      if (this.#waiting.length === 0 && (this.#buffered + bytes <= this.#bufferLimit || this.#buffered === 0)) {
+        enqueue()
+        return
+      }
+      const waiter = {
+        bytes,
+        admit: (): void => {
+          clearTimeout(timer)
+          enqueue()
+        },
+      }
+      const timer = setTimeout(() => {
+        const at = this.#waiting.indexOf(waiter)
+        if (at >= 0) this.#waiting.splice(at, 1)
+        bufferFull.inc()
+        reject(
+          new TributaryError(
+            'TRIB_LOG_BUFFER_FULL',
+            `send: the producer buffer (${this.#bufferLimit} bytes, ${this.#buffered} in use) stayed full for ${this.#maxBlockMs} ms (maxBlockMs): the broker is not taking records (tried ${this.#settings.brokers.join(', ')}); nothing of this call (${list.length} records, ${bytes} bytes) was written`,
+            { retriable: true, details: { bufferMemoryBytes: this.#bufferLimit, buffered: this.#buffered, maxBlockMs: this.#maxBlockMs, written: [] } },
+          ),
+        )
+        this.#admitWaiting()
+      }, this.#maxBlockMs)
+      this.#waiting.push(waiter)
     })
+  }
+
+  /** Bytes of records waiting for acknowledgement (for tests and metrics). */
+  get bufferedBytes(): number {
+    return this.#buffered
+  }
+
+  #release(bytes: number): void {
+    this.#buffered -= bytes
+    bufferedBytes.dec(bytes)
+    this.#admitWaiting()
+  }
+
+  #admitWaiting(): void {
+    while (this.#waiting.length > 0) {
+      const next = this.#waiting[0]
+      if (this.#buffered + next.bytes > this.#bufferLimit && this.#buffered > 0) return
+      this.#waiting.shift()
+      next.admit()
+    }
   }
 
   async flush(): Promise<void> {
@@ -111,7 +200,9 @@ export class KafkaProducer implements LogProducer {
     if (this.#closed) return
     this.#closed = true
     try {
-      await this.flush()
+      // Sends still waiting for room are admitted as the ones in flight finish (or time out).
+      do await this.flush()
+      while (this.#waiting.length > 0 || this.#pending.length > 0)
     } finally {
       await this.#client.close().catch((err: unknown) => this.#settings.logger.warn({ err }, 'closing the Kafka producer failed'))
       this.#onClose(this)
@@ -235,11 +326,13 @@ export class KafkaProducer implements LogProducer {
         const result = await this.#client.send({ messages: chunk })
         offsets = result.offsets ?? []
       } catch (err) {
-        const error = toTributaryError(err, { op: 'send', brokers: this.#settings.brokers })
+        const error = toTributaryError(err, { op: 'send', brokers: this.#settings.brokers, security: this.#settings.security })
         for (const entry of accepted) {
           if (entry.end > start && !entry.failed) {
             entry.failed = true
-            entry.call.reject(error)
+            // A call split over several requests: say which of its records were written before.
+            const written = entry.results.slice(0, Math.max(0, start - entry.first))
+            entry.call.reject(written.length === 0 ? error : partialSendError(error, written, entry.end - entry.first))
           }
         }
         return
@@ -248,6 +341,41 @@ export class KafkaProducer implements LogProducer {
       start = end
     }
   }
+}
+
+/** Default of `bufferMemoryBytes`: Java's `buffer.memory`. */
+export const DEFAULT_BUFFER_MEMORY_BYTES = 32 * 1024 * 1024
+/** Default of `maxBlockMs`: Java's `max.block.ms`. */
+export const DEFAULT_MAX_BLOCK_MS = 60_000
+
+/** What records of a call weigh in the buffer: keys, values, headers and per-record overhead. */
+function estimateBytes(records: readonly ProduceRecord[]): number {
+  let bytes = 0
+  for (const r of records) {
+    bytes += RECORD_OVERHEAD + byteLength(r?.key) + byteLength(r?.value)
+    const headers = r?.headers
+    if (headers !== undefined && headers !== null) {
+      const entries = Array.isArray(headers) ? headers : Object.entries(headers)
+      for (const [name, value] of entries as [string, unknown][]) bytes += Buffer.byteLength(String(name)) + byteLength(value) + 4
+    }
+  }
+  return bytes
+}
+
+function byteLength(value: unknown): number {
+  if (value === null || value === undefined) return 0
+  if (typeof value === 'string') return Buffer.byteLength(value)
+  if (value instanceof Uint8Array) return value.byteLength
+  return 0
+}
+
+/** The error of a call whose first records were written before a later request failed. */
+function partialSendError(cause: TributaryError, written: RecordMetadata[], total: number): TributaryError {
+  return new TributaryError(cause.code, `${cause.message} (the first ${written.length} of the call's ${total} records were written: details.written)`, {
+    cause,
+    retriable: cause.retriable,
+    details: { ...cause.details, written, notWritten: total - written.length },
+  })
 }
 
 /** The end (exclusive) of the request starting at `start`: bounded per partition and per request. */

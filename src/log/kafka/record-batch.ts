@@ -38,7 +38,10 @@ export interface BatchOptions {
   /** -1 (the default) without an idempotent producer. */
   producerId?: bigint
   producerEpoch?: number
-  /** The sequence number of the first record (idempotent producers), else -1. */
+  /**
+   * The sequence number of the first record (idempotent producers), else -1. Numbers at or above
+   * 2^31 wrap to 0 as Kafka's do (the producer's counter keeps growing; the batch carries it mod 2^31).
+   */
   firstSequence?: number
   transactional?: boolean
 }
@@ -124,7 +127,7 @@ export function encodeRecordBatch(messages: readonly BatchMessage[], options: Ba
   writeInt64(buf, 35, maxTimestamp)
   buf.writeBigInt64BE(options.producerId ?? -1n, 43)
   buf.writeInt16BE(options.producerEpoch ?? -1, 51)
-  buf.writeInt32BE(options.firstSequence ?? -1, 53)
+  buf.writeInt32BE(wrapSequence(options.firstSequence ?? -1), 53)
   buf.writeInt32BE(count, 57)
   let pos = HEADER_BYTES
   for (let i = 0; i < count; i++) {
@@ -146,4 +149,9 @@ export function encodeRecordBatch(messages: readonly BatchMessage[], options: Ba
   }
   buf.writeUInt32BE(crc32c(buf.subarray(21)), 17)
   return buf
+}
+
+/** Kafka's sequence numbers are int32s that wrap from 2^31 - 1 to 0; -1 (no sequence) stays -1. */
+export function wrapSequence(sequence: number): number {
+  return sequence < 0 ? -1 : sequence % 2 ** 31
 }

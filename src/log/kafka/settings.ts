@@ -11,6 +11,7 @@
 import type { BaseOptions } from '@platformatic/kafka'
 import { TributaryError } from '../../core/errors.ts'
 import { rootLogger, type Logger } from '../../core/logger.ts'
+import { resolveSecurity, type KafkaSaslOptions, type KafkaTlsOptions, type ResolvedSecurity } from './security.ts'
 
 /**
  * Options of `openKafkaLog`.
@@ -30,15 +31,19 @@ export interface KafkaLogOptions {
   /** How long one request may wait for its response. Default 30,000 ms. */
   requestTimeoutMs?: number
   /**
-   * How long the group waits for members to rejoin during a rebalance (Kafka's
-   * `max.poll.interval.ms`): a member that does not poll this long while a rebalance is pending is
-   * removed. Default: the consumer's `sessionTimeoutMs`, like the embedded log.
+   * How long the group waits for members to rejoin during a rebalance: a member that does not poll
+   * this long while a rebalance is pending is removed. Default: the consumer's `maxPollIntervalMs`
+   * (300 s), like the Java client, so one slow batch during a rebalance does not expel a member.
    */
   rebalanceTimeoutMs?: number
   /** Replication factor of new topics. Default: the broker's `default.replication.factor`. */
   replicationFactor?: number
   /** Logger; default the project's root logger. */
   logger?: Logger
+  /** TLS for every connection (`true`: the system's CAs). See `KafkaTlsOptions`. */
+  tls?: boolean | KafkaTlsOptions
+  /** SASL authentication for every connection. See `KafkaSaslOptions`. */
+  sasl?: KafkaSaslOptions
 }
 
 /** {@link KafkaLogOptions} with defaults applied. */
@@ -50,6 +55,8 @@ export interface KafkaSettings {
   readonly rebalanceTimeoutMs: number | undefined
   readonly replicationFactor: number
   readonly logger: Logger
+  /** TLS and SASL, secrets already read (they sit in closures, not in this object). */
+  readonly security: ResolvedSecurity
 }
 
 /** Validates options and applies defaults. */
@@ -79,6 +86,7 @@ export function resolveSettings(options: KafkaLogOptions): KafkaSettings {
     rebalanceTimeoutMs: options.rebalanceTimeoutMs === undefined ? undefined : positive('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 0),
     replicationFactor: options.replicationFactor ?? -1,
     logger: options.logger ?? rootLogger().child({ component: 'kafka-log' }),
+    security: resolveSecurity({ tls: options.tls, sasl: options.sasl }),
   }
 }
 
@@ -97,5 +105,11 @@ export function clientOptions(settings: KafkaSettings, role: string): BaseOption
     retryDelay: 200,
     metadataMaxAge: 5_000,
     autocreateTopics: false,
+    ...settings.security.connection,
   }
+}
+
+/** Options of a platformatic `ConnectionPool` of ours: timeouts plus TLS and SASL. */
+export function poolOptions(settings: KafkaSettings, requestTimeoutMs = settings.requestTimeoutMs): { connectTimeout: number; requestTimeout: number; maxInflights: number } & ResolvedSecurity['connection'] {
+  return { connectTimeout: settings.connectTimeoutMs, requestTimeout: requestTimeoutMs, maxInflights: 5, ...settings.security.connection }
 }
