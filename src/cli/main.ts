@@ -23,7 +23,8 @@ export function program(): Command {
     .description('run the demo job on the embedded log: click events counted per user by two processor instances, served by a view over HTTP')
     .addOption(logOption())
     .option('-n, --records <n>', 'click events to produce', positiveInt, 10_000)
-    .action(async (opts: { log: string; records: number }) => {
+    .option('--once', 'run the demo and exit (for scripts and tests)')
+    .action(async (opts: { log: string; records: number; once?: boolean }) => {
       await runDemo({ log: opts.log, records: opts.records })
     })
   root.addCommand(benchCommand())

@@ -2,10 +2,12 @@
  * `tributary monitor --config monitor.yaml`: the Burrow-compatible consumer-lag monitor.
  * @module
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { sleep, whenAborted } from '../core/backoff.ts'
 import { isTributaryError, TributaryError } from '../core/errors.ts'
-import { openLog, type Log } from '../log/index.ts'
+import { openLog, parseLogUrl, type Log } from '../log/index.ts'
 import { loadConfig, Monitor, type MonitorConfig } from '../monitor/index.ts'
 
 /** Options of {@link runMonitor}. */
@@ -99,6 +101,12 @@ export async function runMonitor(options: RunMonitorOptions, signal: AbortSignal
   if (options.demo && !demoCluster) throw new TributaryError('TRIB_INVALID_ARGUMENT', '--demo needs an embedded cluster (log: file:<dir> or memory:) in the config')
   const logs: { [cluster: string]: Log } = {}
   if (demoCluster) logs[demoCluster.name] = await openLog(demoCluster.log)
+  for (const cluster of config.clusters) {
+    const location = cluster.kind === 'embedded' && cluster !== demoCluster ? parseLogUrl(cluster.log) : undefined
+    if (location?.backend === 'file' && !fs.existsSync(path.join(location.dir, 'topics'))) {
+      print(`cluster ${cluster.name}: no log at ${path.resolve(location.dir)} yet; run \`npm start\` first or point clusters.${cluster.name}.log at one (watching for it meanwhile)`)
+    }
+  }
   const monitor = new Monitor(config, { logs })
   let demo: Promise<void> | undefined
   try {

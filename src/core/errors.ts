@@ -69,6 +69,9 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // newcomer (readers never lock)
+  /** A read-only open found no embedded log in the directory (it does not exist or holds no topics). */
+  TRIB_LOG_NOT_FOUND: 'TRIB_LOG_NOT_FOUND',
 } as const
 
 /** One of the stable error codes. */

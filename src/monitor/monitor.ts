@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { sleep } from '../core/backoff.ts'
-import { TributaryError, isTributaryError } from '../core/errors.ts'
+import { TributaryError } from '../core/errors.ts'
 import { rootLogger, type Logger } from '../core/logger.ts'
 import { metricsRegistry } from '../core/metrics.ts'
 import { openLog, parseLogUrl, type EmbeddedLog, type Log } from '../log/index.ts'
@@ -221,19 +221,17 @@ export class Monitor implements MonitorView {
       return kafkaSource
     }
     const given = this.#options.logs?.[cluster.name]
-    let log: Log
-    try {
-      log = given ?? (await this.#open(cluster.log))
-    } catch (err) {
-      const location = parseLogUrl(cluster.log)
-      if (!isTributaryError(err, 'TRIB_LOG_LOCKED') || location.backend !== 'file') throw err
-      // An app owns the directory: watch it through read-only snapshots, fresh every poll interval
-      // but at most once a second (an open reads every partition's index and tail: ~25 ms for 200).
-      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; reading read-only snapshots of it')
+    const location = parseLogUrl(cluster.log)
+    if (given === undefined && location.backend === 'file') {
+      // The monitor only reads: it never locks (or creates) a directory that an app owns or will own.
+      // It reads read-only snapshots, fresh every poll interval but at most once a second (an open
+      // reads every partition's index and tail: ~25 ms for 200).
+      logger.info({ log: cluster.log }, 'the embedded log may be owned by another process; reading read-only snapshots of it')
       const snapshots = new EmbeddedSnapshots(location.dir, Math.max(cluster.pollIntervalMs, 1_000), logger)
       this.#snapshots.push(snapshots)
       return new EmbeddedOffsetSource(cluster, () => snapshots.current(), { storage: this.storage, ingest, logger })
     }
+    const log = given ?? (await this.#open(cluster.log))
     this.#clusterLogs.set(cluster.name, log)
     if (!isEmbedded(log)) {
       throw new TributaryError('TRIB_MONITOR_CONFIG', `clusters.${cluster.name}.log: ${cluster.log} is not an embedded log; use servers: or a kafka:// URL for Kafka`)
