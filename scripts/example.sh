@@ -2,7 +2,7 @@
 # Runs an example from examples/ with Node.js 24 (through scripts/run.sh, which sets it up):
 #   npm run example -- word-count to be or not to be
 #   npm run example -- clicks --once
-# Without a name, lists the examples.
+# Without a name, lists the examples. TRIBUTARY_LOG_LEVEL=info shows the library's log lines.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 name="${1:-}"
@@ -17,4 +17,6 @@ if [ -z "$name" ] || [ "$name" = "args" ] || [ ! -f "$file" ]; then
   exit 2
 fi
 shift
+# The examples print their results; the library's info lines (topics created, ...) only on request.
+export TRIBUTARY_LOG_LEVEL="${TRIBUTARY_LOG_LEVEL:-warn}"
 exec bash "$root/scripts/run.sh" "$file" "$@"
