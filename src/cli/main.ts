@@ -10,6 +10,7 @@ import { DEMO_PORT, runDemo } from './demo.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
 import { logOption, nonNegativeInt, port, positiveInt } from './options.ts'
+import { runCommand } from './run-command.ts'
 
 /** Builds the command tree (exported for tests). */
 export function program(): Command {
@@ -47,6 +48,7 @@ export function program(): Command {
     })
   root.addCommand(benchCommand())
   root.addCommand(monitorCommand())
+  root.addCommand(runCommand())
   return root
 }
 
