@@ -1,7 +1,8 @@
 /**
  * The demo's start page (`/`) and its data (`/status`): every part's status, refreshed every second
- * — clicks per user from the view, the processor instances, the consumer groups' lag, and any other
- * part (a pipeline and its DLQ) as a table of what it reports.
+ * — clicks per user from the view, the processor instances, the consumer groups' lag, pipelines (a
+ * part whose status is a list of `PipelineStatus`, or `{ pipelines: [...] }`: state, counters, DLQ,
+ * last error), and any other part as a table of what it reports.
  * @module
  */
 import type { RouteModule } from '../server/index.ts'
@@ -40,7 +41,8 @@ const PAGE_HTML = `<!doctype html>
   h2 small { font-weight: normal; color: #5b6b7b; }
   table { border-collapse: collapse; width: 100%; }
   td, th { text-align: left; padding: 3px 6px; border-bottom: 1px solid #eef1f4; vertical-align: top; }
-  th { color: #5b6b7b; font-weight: 600; }
+  th { color: #5b6b7b; font-weight: 600; white-space: nowrap; }
+  td:first-child { white-space: nowrap; }
   td.num { text-align: right; font-variant-numeric: tabular-nums; }
   #part-clicks td:nth-child(3) { width: 55%; }
   .bar { background: #1565c0; height: 14px; border-radius: 3px; min-width: 2px; transition: width .5s; }
@@ -48,7 +50,8 @@ const PAGE_HTML = `<!doctype html>
   .stat b { display: block; font-size: 20px; font-variant-numeric: tabular-nums; }
   .stat span { color: #5b6b7b; font-size: 12px; }
   .badge { padding: 1px 7px; border-radius: 9px; font-size: 12px; font-weight: 600; color: #fff; background: #78909c; }
-  .badge.OK, .badge.running { background: #2e7d32; } .badge.WARN { background: #ef6c00; } .badge.ERR, .badge.STOP, .badge.STALL, .badge.failed { background: #c62828; }
+  .badge.OK, .badge.running { background: #2e7d32; } .badge.WARN, .badge.recovering { background: #ef6c00; } .badge.ERR, .badge.STOP, .badge.STALL, .badge.failed, .badge.degraded { background: #c62828; }
+  p.error { color: #c62828; margin: 6px 0 0; }
   #error { color: #c62828; padding: 0 24px; }
   footer { padding: 0 24px 20px; color: #5b6b7b; }
   code { background: #eef1f4; padding: 1px 4px; border-radius: 3px; }
@@ -129,6 +132,21 @@ const PAGE_JS = `'use strict'
     var a = el('a', { href: 'lag/' }, 'lag over time, per partition →')
     var p = el('p'); p.appendChild(a); s.appendChild(p)
   }
+  function isPipeline(p) { return p && typeof p === 'object' && typeof p.id === 'string' && typeof p.state === 'string' && p.counters && typeof p.counters === 'object' }
+  function pipelinesOf(value) {
+    var list = Array.isArray(value) ? value : (value && Array.isArray(value.pipelines) ? value.pipelines : null)
+    return list && list.length > 0 && list.every(isPipeline) ? list : null
+  }
+  function pipelines(name, list) {
+    var s = section('part-' + name, 'Pipelines', 'source → processors → destinations, nacks to the DLQ')
+    s.appendChild(table(['pipeline', 'state', 'read', 'written', 'filtered', 'nacked', 'to DLQ', 'in flight'], list.map(function (p) {
+      var c = p.counters
+      return [p.id, badge(p.state), c.read || 0, c.written || 0, c.filtered || 0, c.nacked || 0, c.dlq || 0, c.inFlight || 0]
+    })))
+    list.forEach(function (p) {
+      if (p.lastError) s.appendChild(el('p', { class: 'error' }, p.id + ': ' + (p.lastError.code ? p.lastError.code + ': ' : '') + p.lastError.message))
+    })
+  }
   function other(name, value) {
     var s = section('part-' + name, name.charAt(0).toUpperCase() + name.slice(1))
     if (value && typeof value === 'object' && !Array.isArray(value)) {
@@ -148,6 +166,7 @@ const PAGE_JS = `'use strict'
         var v = st.parts[name]
         if (name === 'clicks') clicks(v)
         else if (name === 'lag') lag(v)
+        else if (pipelinesOf(v)) pipelines(name, pipelinesOf(v))
         else other(name, v)
       })
       document.body.setAttribute('data-updated', String(Date.now()))

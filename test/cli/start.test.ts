@@ -12,6 +12,9 @@ import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { chromium, type Browser } from 'playwright-core'
 import { runDemo } from '../../src/cli/demo.ts'
+import { demoPageRoutes } from '../../src/cli/demo-page.ts'
+import type { DemoPart } from '../../src/cli/demo-part.ts'
+import { startHttpServer } from '../../src/server/index.ts'
 import { eventually } from '../monitor/helpers.ts'
 
 const root = path.resolve(import.meta.dirname, '../..')
@@ -90,6 +93,41 @@ describe('npm start', { timeout: 180_000 }, () => {
       assert.equal(fs.existsSync(path.join(tmp, 'log', 'LOCK')), false, 'the log was closed cleanly')
     } finally {
       demo.kill('SIGKILL')
+    }
+  })
+
+  it('shows a pipeline part with its state, counters, DLQ and last error, and any other part as a table', async () => {
+    const counters = (read: number, nacked: number) => ({ read, written: read - nacked, filtered: 0, nacked, dlq: nacked, acked: read, inFlight: 0 })
+    const parts: DemoPart[] = [
+      {
+        name: 'pipelines',
+        status: () => ({
+          pipelines: [
+            { id: 'demo-orders', state: 'running', counters: counters(100, 5), lastError: null },
+            { id: 'demo-broken', state: 'degraded', counters: counters(10, 10), lastError: { message: 'the DLQ write failed', code: 'TRIB_PIPELINE_DLQ', fatal: false, at: '' } },
+          ],
+        }),
+        stop: async () => {},
+      },
+      { name: 'extra', status: () => ({ note: '<b>not html</b>', nested: { a: 1 } }), stop: async () => {} },
+    ]
+    const server = await startHttpServer({ port: 0, routes: [demoPageRoutes(parts, { log: 'memory:', startedAt: Date.now() })] })
+    const page = await browser.newPage({ viewport: { width: 1200, height: 600 } })
+    try {
+      await page.goto(`${server.url}/`)
+      await page.locator('#part-pipelines td').first().waitFor()
+      const rows = await page.locator('#part-pipelines tr').evaluateAll((trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)))
+      assert.deepEqual(rows, [
+        ['pipeline', 'state', 'read', 'written', 'filtered', 'nacked', 'to DLQ', 'in flight'],
+        ['demo-orders', 'running', '100', '95', '0', '5', '5', '0'],
+        ['demo-broken', 'degraded', '10', '0', '0', '10', '10', '0'],
+      ])
+      assert.equal(await page.locator('#part-pipelines p.error').textContent(), 'demo-broken: TRIB_PIPELINE_DLQ: the DLQ write failed')
+      assert.equal(await page.locator('#part-extra td').nth(1).textContent(), '<b>not html</b>', 'text, never HTML')
+      await page.screenshot({ path: path.join(artifacts, 'start-page-pipelines.png') })
+    } finally {
+      await page.close()
+      await server.close()
     }
   })
 
