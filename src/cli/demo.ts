@@ -18,6 +18,7 @@ import type { StoreBuilder } from '../state/index.ts'
 import { CLICKS_GROUP, CLICKS_TOPIC, startClickCounter } from './demo-clicks.ts'
 import { startLagMonitor } from './demo-lag.ts'
 import { demoPageRoutes } from './demo-page.ts'
+import type { DemoPipelineResult } from './demo-pipeline.ts'
 import { waiter, type DemoContext, type DemoPart } from './demo-part.ts'
 
 /** Options of {@link runDemo}. */
@@ -55,6 +56,23 @@ export interface DemoResult {
   url: string
 }
 
+/** The demo pipeline's outcome as a part of the start page. */
+function pipelinePart(result: DemoPipelineResult): DemoPart {
+  const dlq = result.deadLettered
+  return {
+    name: 'pipeline',
+    status: () => ({
+      pipeline: 'demo-pipeline: generator → demo.reject → tributary-log, DLQ to a file',
+      generated: result.generated,
+      delivered: result.delivered,
+      'dead-lettered': dlq.length,
+      'DLQ positions': dlq.map((d) => d.position).join(', '),
+      'DLQ error (first)': dlq[0]?.error ?? '',
+    }),
+    stop: async () => {},
+  }
+}
+
 /** The default port of `npm start`. */
 export const DEMO_PORT = 8000
 
@@ -90,7 +108,11 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     print(`log: ${options.log} (${log.backend})`)
     const clicks = await startClickCounter(ctx, options.records)
     parts.push(clicks)
-    // Further parts start here, each on the same log: parts.push(await startDemoPipeline(ctx))
+    // A pipeline with a dead-letter queue beside the processors (demo-pipeline.ts: it runs to the end
+    // on a log of its own and checks that every record was delivered or dead-lettered).
+    const pipeline = await (await import('./demo-pipeline.ts')).runDemoPipeline({ print })
+    if (pipeline) parts.push(pipelinePart(pipeline))
+    // Further parts start here, each on the same log: parts.push(await startMyPart(ctx))
     parts.push(await startLagMonitor(ctx))
 
     const startedAt = Date.now()
