@@ -1,8 +1,9 @@
 /**
  * `tributary demo` (also `npm start`): the main job on the embedded log, and a page to watch it.
  *
- * The demo is a list of parts (demo-part.ts) started on one log: the click counter (two processor
- * instances and a view, demo-clicks.ts) and the lag monitor (demo-lag.ts). After the first batch is
+ * The demo is a list of parts (demo-part.ts): the click counter (two processor instances and a
+ * view, demo-clicks.ts), a pipeline with a dead-letter queue (demo-pipeline.ts) and the lag monitor
+ * (demo-lag.ts). After the first batch is
  * counted and checked, one HTTP server serves the start page (`/`, demo-page.ts), the view
  * (`/users/:user`), the lag dashboard and Burrow's API (`/lag/`) on http://127.0.0.1:8000 (the next
  * free port when taken), and live clicks keep flowing until Ctrl-C. With `once`, the demo fetches a
@@ -54,6 +55,8 @@ export interface DemoResult {
   tableTotal: number
   /** Where the demo served. */
   url: string
+  /** What the demo pipeline delivered and dead-lettered (undefined when its connectors are missing). */
+  pipeline?: DemoPipelineResult
 }
 
 /** The demo pipeline's outcome as a part of the start page. */
@@ -130,7 +133,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
       fetched.push(body)
       print(`GET /users/${user} → ${res.status} ${JSON.stringify(body)}`)
     }
-    const result: DemoResult = { ...clicks.batch, fetched, url: server.url }
+    const result: DemoResult = { ...clicks.batch, fetched, url: server.url, pipeline }
     if (once) return result
 
     const rate = options.rate ?? 20

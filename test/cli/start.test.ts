@@ -71,6 +71,8 @@ describe('npm start', { timeout: 180_000 }, () => {
       assert.deepEqual(await page.locator('#part-processors [data-status]').allTextContents(), ['running', 'running'])
       await page.locator('#part-lag [data-status]').first().waitFor()
       assert.equal(await page.locator('#part-lag td:first-child').first().textContent(), 'demo-click-counter')
+      const pipeline = await page.locator('#part-pipeline tr').evaluateAll((trs) => Object.fromEntries(trs.map((tr) => [tr.children[0].textContent, tr.children[1].textContent])))
+      assert.deepEqual([pipeline.generated, pipeline.delivered, pipeline['dead-lettered']], ['1,000', '990', '10'])
       await page.screenshot({ path: path.join(artifacts, 'start-page.png'), fullPage: true })
 
       await page.click('text=lag dashboard →')
