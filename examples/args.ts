@@ -2,9 +2,9 @@
  * Shared command-line handling of the examples: `--log <url>` picks any log, `--kafka [brokers]` is
  * the one flag that moves an example from the embedded log to Kafka.
  *
- *   node examples/word-count.ts                          embedded log in memory
- *   node examples/word-count.ts --log file:./.wc         embedded log in files (state survives)
- *   node examples/word-count.ts --kafka                  Kafka on KAFKA_BROKERS or 127.0.0.1:9092
+ *   npm run example -- word-count                          embedded log in memory
+ *   npm run example -- word-count --log file:./.wc         embedded log in files (state survives)
+ *   npm run example -- word-count --kafka                  Kafka on KAFKA_BROKERS or 127.0.0.1:9092
  */
 import { parseArgs } from 'node:util'
 

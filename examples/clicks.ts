@@ -3,9 +3,9 @@
  * `click-counter` group counts them in its table, and a view of that table answers
  * `GET /users/:user` with `{"user":"alice","clicks":12}` (and `GET /users` with every user).
  *
- *   node examples/clicks.ts                   embedded log in ./.tributary-clicks, HTTP on :8080
- *   node examples/clicks.ts --kafka           Kafka on KAFKA_BROKERS or 127.0.0.1:9092
- *   node examples/clicks.ts --port 9000 --rate 50
+ *   npm run example -- clicks                   embedded log in ./.tributary-clicks, HTTP on :8080
+ *   npm run example -- clicks --kafka           Kafka on KAFKA_BROKERS or 127.0.0.1:9092
+ *   npm run example -- clicks --port 9000 --rate 50
  *   curl localhost:8080/users/user-3
  *
  * Stop with Ctrl-C. `--once` emits `--clicks` events, prints one user's count fetched over HTTP and

@@ -6,10 +6,10 @@
  * with the group table, so each word's counter lives in exactly one partition. A view prints the
  * counts once everything is processed.
  *
- *   node examples/word-count.ts to be or not to be          (embedded log in memory)
- *   echo "to be or not to be" | node examples/word-count.ts
- *   node examples/word-count.ts --kafka to be or not to be  (Kafka on KAFKA_BROKERS or 127.0.0.1:9092)
- *   node examples/word-count.ts --log file:./.wc ...        (files: counts add up across runs)
+ *   npm run example -- word-count to be or not to be          (embedded log in memory)
+ *   echo "to be or not to be" | npm run example -- word-count
+ *   npm run example -- word-count --kafka to be or not to be  (Kafka on KAFKA_BROKERS or 127.0.0.1:9092)
+ *   npm run example -- word-count --log file:./.wc ...        (files: counts add up across runs)
  *
  * Inside your project import from `tributary/processor`, `tributary/core` and `tributary/log`.
  */

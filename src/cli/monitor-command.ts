@@ -2,6 +2,8 @@
  * `tributary monitor --config monitor.yaml`: the Burrow-compatible consumer-lag monitor.
  * @module
  */
+import fs from 'node:fs'
+import path from 'node:path'
 import v8 from 'node:v8'
 import { Command, InvalidArgumentError } from 'commander'
 import { sleep, whenAborted } from '../core/backoff.ts'
@@ -15,8 +17,8 @@ import type { MonitorConfig } from '../monitor/config.ts'
  * when a Kafka cluster is configured.
  */
 async function monitorModules() {
-  const [{ loadConfig }, { Monitor }, { openLog }] = await Promise.all([import('../monitor/config.ts'), import('../monitor/monitor.ts'), import('../log/open-log.ts')])
-  return { loadConfig, Monitor, openLog }
+  const [{ loadConfig }, { Monitor }, { openLog, parseLogUrl }] = await Promise.all([import('../monitor/config.ts'), import('../monitor/monitor.ts'), import('../log/open-log.ts')])
+  return { loadConfig, Monitor, openLog, parseLogUrl }
 }
 
 /**
@@ -117,12 +119,18 @@ function summary(file: string, config: MonitorConfig): string {
 /** Runs a monitor until `signal` aborts. */
 export async function runMonitor(options: RunMonitorOptions, signal: AbortSignal): Promise<void> {
   const print = options.print ?? ((line: string) => console.log(line))
-  const { loadConfig, Monitor, openLog } = await monitorModules()
+  const { loadConfig, Monitor, openLog, parseLogUrl } = await monitorModules()
   const config = loadConfig(options.config)
   const demoCluster = options.demo ? config.clusters.find((c) => c.kind === 'embedded') : undefined
   if (options.demo && !demoCluster) throw new TributaryError('TRIB_INVALID_ARGUMENT', '--demo needs an embedded cluster (log: file:<dir> or memory:) in the config')
   const logs: { [cluster: string]: Log } = {}
   if (demoCluster) logs[demoCluster.name] = await openLog(demoCluster.log)
+  for (const cluster of config.clusters) {
+    const location = cluster.kind === 'embedded' && cluster !== demoCluster ? parseLogUrl(cluster.log) : undefined
+    if (location?.backend === 'file' && !fs.existsSync(path.join(location.dir, 'topics'))) {
+      print(`cluster ${cluster.name}: no log at ${path.resolve(location.dir)} yet; run \`npm start\` first or point clusters.${cluster.name}.log at one (watching for it meanwhile)`)
+    }
+  }
   const monitor = new Monitor(config, { logs })
   let demo: Promise<void> | undefined
   try {

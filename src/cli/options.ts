@@ -22,6 +22,13 @@ export function positiveInt(value: string): number {
   return n
 }
 
+/** Parses a TCP port (0 picks a free one). */
+export function port(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65_535) throw new InvalidArgumentError(`expected a port number 0-65535, got ${JSON.stringify(value)}`)
+  return n
+}
+
 /** Parses a non-negative integer option value. */
 export function nonNegativeInt(value: string): number {
   const n = Number(value)
@@ -35,3 +42,6 @@ export function keyValue(value: string, previous: { [k: string]: string } = {}):
   if (at <= 0) throw new InvalidArgumentError(`expected key=value, got ${JSON.stringify(value)}`)
   return { ...previous, [value.slice(0, at)]: value.slice(at + 1) }
 }
+
+/** Where `npm start` (the demo) serves by default. */
+export const DEMO_PORT = 8000

@@ -119,6 +119,9 @@ export const ErrorCodes = {
   TRIB_LOG_TLS: 'TRIB_LOG_TLS',
   /** A producer's buffer stayed full (records waiting for the broker) for longer than it may wait. */
   TRIB_LOG_BUFFER_FULL: 'TRIB_LOG_BUFFER_FULL',
+  // newcomer (readers never lock)
+  /** A read-only open found no embedded log in the directory (it does not exist or holds no topics). */
+  TRIB_LOG_NOT_FOUND: 'TRIB_LOG_NOT_FOUND',
 } as const
 
 /** One of the stable error codes. */

@@ -411,8 +411,8 @@ export function parseConfigYaml(text: string, source = 'config', baseDir = proce
   const doc = parseDocument(text, { lineCounter, prettyErrors: false })
   if (doc.errors.length > 0) {
     const e = doc.errors[0]
-    const line = e.linePos?.[0]?.line
-    throw configError(source, `${line === undefined ? '' : `line ${line}: `}invalid YAML: ${e.message.split('\n')[0]}`)
+    const at = lineCounter.linePos(e.pos[0])
+    throw configError(source, `line ${at.line}, column ${at.col}: invalid YAML: ${e.message.split('\n')[0]}`)
   }
   const lineOf = (p: readonly PropertyKey[]): number | undefined => {
     for (let n = p.length; n >= 0; n--) {

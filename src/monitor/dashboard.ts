@@ -54,7 +54,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   <div id="error" role="alert"></div>
   <div id="clusters"></div>
 </main>
-<script src="/dashboard.js"></script>
+<script src="dashboard.js"></script>
 </body>
 </html>
 `
@@ -146,7 +146,7 @@ export const DASHBOARD_JS = `'use strict'
     var body = el('div', { class: 'empty' }, 'loading…')
     card.appendChild(body)
     container.appendChild(card)
-    getJson('/v3/kafka/' + enc(cluster) + '/consumer/' + enc(g.group)).then(function (detail) {
+    getJson('v3/kafka/' + enc(cluster) + '/consumer/' + enc(g.group)).then(function (detail) {
       var c = chart(detail)
       body.textContent = ''
       body.className = ''
@@ -204,7 +204,7 @@ export const DASHBOARD_JS = `'use strict'
   }
 
   function refresh() {
-    return getJson('/dashboard/summary').then(function (summary) {
+    return getJson('dashboard/summary').then(function (summary) {
       document.getElementById('error').textContent = ''
       render(summary)
       document.getElementById('updated').textContent = 'updated ' + new Date().toLocaleTimeString() + ' · refreshes every ' + Math.round(summary.refresh / 1000) + ' s'

@@ -14,7 +14,7 @@
  */
 import type { FastifyInstance } from 'fastify'
 import { sleep } from '../core/backoff.ts'
-import { TributaryError, isTributaryError } from '../core/errors.ts'
+import { TributaryError } from '../core/errors.ts'
 import { rootLogger, type Logger } from '../core/logger.ts'
 import { metricsRegistry } from '../core/metrics.ts'
 import { openLog, parseLogUrl, type EmbeddedLog, type Log } from '../log/index.ts'
@@ -239,19 +239,17 @@ export class Monitor implements MonitorView {
       return kafkaSource
     }
     const given = this.#options.logs?.[cluster.name]
-    let log: Log
-    try {
-      log = given ?? (await this.#open(cluster.log, cluster))
-    } catch (err) {
-      const location = parseLogUrl(cluster.log)
-      if (!isTributaryError(err, 'TRIB_LOG_LOCKED') || location.backend !== 'file') throw err
-      // An app owns the directory: watch it through a read-only view, refreshed every poll interval
-      // (a refresh reads only what the app wrote since).
-      logger.info({ log: cluster.log, reason: err.message }, 'the embedded log is owned by another process; following a read-only view of it')
+    const location = parseLogUrl(cluster.log)
+    if (given === undefined && location.backend === 'file') {
+      // The monitor only reads: it never locks (or creates) a directory that an app owns or will own.
+      // It follows a read-only view, refreshed every poll interval (a refresh reads only what the app
+      // wrote since).
+      logger.info({ log: cluster.log }, 'the embedded log may be owned by another process; following a read-only view of it')
       const snapshots = new EmbeddedSnapshots(location.dir, cluster.pollIntervalMs, logger)
       this.#snapshots.push(snapshots)
       return new EmbeddedOffsetSource(cluster, () => snapshots.current(), { storage: this.storage, ingest, logger })
     }
+    const log = given ?? (await this.#open(cluster.log, cluster))
     this.#clusterLogs.set(cluster.name, log)
     if (!isEmbedded(log)) {
       throw new TributaryError('TRIB_MONITOR_CONFIG', `clusters.${cluster.name}.log: ${cluster.log} is not an embedded log; use servers: or a kafka:// URL for Kafka`)

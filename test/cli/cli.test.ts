@@ -57,7 +57,7 @@ describe('tributary CLI', () => {
   })
 
   it('runs the clicks example end to end on the embedded log and exits 0', () => {
-    const { status, stdout, stderr } = cli(['demo', '--records', '2000', '--log', `file:${path.join(cwd, 'demo')}`])
+    const { status, stdout, stderr } = cli(['demo', '--once', '--records', '2000', '--log', `file:${path.join(cwd, 'demo')}`])
     assert.equal(status, 0, stderr)
     assert.match(stdout, /member-1: assigned partitions/)
     assert.match(stdout, /member-2: assigned partitions/)
@@ -65,6 +65,6 @@ describe('tributary CLI', () => {
     const counted = [...stdout.matchAll(/counted (\d+) records/g)].reduce((sum, m) => sum + Number(m[1]), 0)
     assert.equal(counted, 2000, 'the two processor instances together counted every click once')
     assert.match(stdout, /GET \/users\/user-7 → 200 \{"user":"user-7","clicks":40\}/)
-    assert.match(stdout, /table demo-click-counter-table: 50 users, 2000 clicks = the 2000 events in demo-clicks/)
+    assert.match(stdout, /view: demo-click-counter-table replicated: 50 users, 2000 clicks = the 2000 events in demo-clicks/)
   })
 })

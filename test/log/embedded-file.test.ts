@@ -221,7 +221,7 @@ describe('embedded file log', () => {
 
   it('refuses a read-only open of a directory that holds no log, naming it', () => {
     const missing = path.join(dir, 'nothing-here')
-    assert.throws(() => openEmbeddedLog({ mode: 'file', dir: missing, readOnly: true }), (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && err.message.includes(missing))
+    assert.throws(() => openEmbeddedLog({ mode: 'file', dir: missing, readOnly: true }), (err: unknown) => isTributaryError(err, 'TRIB_LOG_NOT_FOUND') && err.message === `no log at ${missing}: no such directory`)
     assert.equal(fs.existsSync(missing), false, 'nothing was created')
   })
 

@@ -83,7 +83,7 @@ export class EmbeddedBroker {
       this.#topicsDir = path.join(dir, 'topics')
       if (this.readOnly) {
         if (!fs.existsSync(this.#topicsDir)) {
-          throw new TributaryError('TRIB_INVALID_ARGUMENT', `embedded log ${dir} does not exist or holds no topics: nothing to read`, { details: { dir } })
+          throw new TributaryError('TRIB_LOG_NOT_FOUND', `no log at ${dir}: ${fs.existsSync(dir) ? 'the directory holds no topics' : 'no such directory'}`, { details: { dir } })
         }
       } else {
         this.#lock = lockDir(options.dir)
