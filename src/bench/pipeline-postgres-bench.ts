@@ -6,6 +6,8 @@
  *   COPY), through the pipeline runtime; ceiling: one raw `COPY` of the same rows through
  *   `pg-copy-streams`. Then the same topic again with `field.set .Operation update` in front, so
  *   every record is an upsert of an existing row (`upsertPerSec`, `upsertRatio` against the COPY).
+ *   Two more figures say where the time goes: `pipelineOnlyPerSec` (the same pipeline into an
+ *   in-memory log) and `destinationOnlyPerSec` (the destination fed pre-built records).
  * - `postgres-cdc` ({@link postgresCdc}): N inserted rows streamed through logical replication →
  *   `postgres` source → `tributary-log` destination (embedded file log), through the runtime;
  *   ceiling: a raw `pgoutput` read of a second slot over the same WAL with `pg-logical-replication`
@@ -32,7 +34,8 @@ import { from as copyFrom } from 'pg-copy-streams'
 import { LogicalReplicationService, PgoutputPlugin } from 'pg-logical-replication'
 import { openLog } from '../log/index.ts'
 import { postgresConnector } from '../pipeline/connectors/postgres/postgres.ts'
-import { createRegistry } from '../pipeline/index.ts'
+import { createLogger } from '../core/logger.ts'
+import { createRegistry, type PipelineRecord } from '../pipeline/index.ts'
 import { timePipeline } from './pipeline-bench.ts'
 import { rate } from './report.ts'
 
@@ -149,14 +152,49 @@ ${extra}`
       const upsertPerSec = await timePipeline(pipeline('upsert', '      - { id: op, plugin: field.set, settings: { field: .Operation, value: update } }\n'), path.join(dir, 'upsert'), n, registry)
       const count = (await sql(url, `SELECT count(*)::int AS n FROM bench_ours_${id}`)).rows[0] as { n: number }
       if (count.n !== n) throw new Error(`kafka-postgres: the table holds ${count.n} rows, expected ${n}`)
+      // where the time goes: the same pipeline into an in-memory log, and the destination alone
+      const toMemory = pipeline('memory', '').replace(/plugin: postgres, settings: \{[^}]*\}/, `plugin: tributary-log, settings: { url: "memory:bench-${id}", topic: out }`)
+      const pipelineOnlyPerSec = await timePipeline(toMemory, path.join(dir, 'memory'), n, registry)
+      const destinationOnlyPerSec = await destinationAlone(url, `bench_dest_${id}`, n)
       await sql(url, `DROP TABLE bench_ceiling_${id}; DROP TABLE bench_ours_${id}`)
-      return { case: 'kafka-postgres', records: n, perSec, ceilingPerSec, ratio: ratio(perSec, ceilingPerSec), rssMb: rssMb(), upsertPerSec, upsertRatio: ratio(upsertPerSec, ceilingPerSec) }
+      return {
+        case: 'kafka-postgres',
+        records: n,
+        perSec,
+        ceilingPerSec,
+        ratio: ratio(perSec, ceilingPerSec),
+        rssMb: rssMb(),
+        upsertPerSec,
+        upsertRatio: ratio(upsertPerSec, ceilingPerSec),
+        pipelineOnlyPerSec,
+        destinationOnlyPerSec,
+        destinationOnlyRatio: ratio(destinationOnlyPerSec, ceilingPerSec),
+      }
     } finally {
       await log.admin.deleteTopic(topic).catch(() => undefined)
       await log.close()
       fs.rmSync(dir, { recursive: true, force: true })
     }
   })
+}
+
+/** The postgres destination alone: `n` pre-built create records in batches of 10,000, records/s. */
+async function destinationAlone(url: string, table: string, n: number): Promise<number> {
+  await sql(url, `CREATE TABLE ${table} ${TABLE_COLUMNS}`)
+  const settings = postgresConnector.settings.parse({ url, table })
+  const ctx = { pipelineId: 'bench', connectorId: 'bench:dest', lastPosition: null, stateDir: os.tmpdir(), logger: createLogger({ level: 'warn' }) }
+  const dest = postgresConnector.destination?.(settings, ctx)
+  if (dest === undefined) throw new Error('postgres has no destination')
+  const signal = new AbortController().signal
+  await dest.open(signal)
+  const records: PipelineRecord[] = []
+  for (let i = 0; i < n; i++) records.push({ position: Buffer.from(String(i)), operation: 'create', metadata: {}, key: Buffer.from(String(i)), payload: { before: null, after: { ...row(i) } } })
+  const start = process.hrtime.bigint()
+  for (let i = 0; i < n; i += 10_000) await dest.write(records.slice(i, i + 10_000), signal)
+  const perSec = rate(n, start, process.hrtime.bigint())
+  await dest.teardown()
+  await sql(url, `DROP TABLE ${table}`)
+  return perSec
 }
 
 /** Reads `n` inserts from `slot` with pg-logical-replication (auto-acknowledging), returns records/s. */
