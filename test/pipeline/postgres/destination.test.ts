@@ -128,6 +128,28 @@ describe('postgres destination', () => {
     await dest.teardown()
   })
 
+  it('upserts a large batch through a staging table, twice on one connection, and still nacks a bad row alone', async () => {
+    await query(url, `CREATE TABLE big_up (id int PRIMARY KEY, n int CHECK (n >= 0), note text)`)
+    await query(url, `INSERT INTO big_up SELECT g, 0, 'old' FROM generate_series(0, 499) g`)
+    const dest = await destination({ table: 'big_up' })
+    for (const round of [1, 2]) {
+      const acks = await dest.write(Array.from({ length: 1000 }, (_, i) => rec('update', { id: i }, { id: i, n: round, note: `r${round}` })), never)
+      assert.ok(acks.every((a) => a.error === undefined))
+    }
+    assert.deepEqual(await query(url, `SELECT count(*)::int AS n, min(note) AS lo, max(note) AS hi FROM big_up`), [{ n: 1000, lo: 'r2', hi: 'r2' }])
+    const acks = await dest.write(Array.from({ length: 1000 }, (_, i) => rec('update', { id: i }, { id: i, n: i === 321 ? -5 : 3, note: 'r3' })), never)
+    assert.deepEqual(acks.flatMap((a, i) => (a.error ? [i] : [])), [321])
+    assert.match(acks[321]?.error?.message ?? '', /23514/)
+    const after = await dest.write(Array.from({ length: 300 }, (_, i) => rec('update', { id: i }, { id: i, n: 4, note: 'r4' })), never)
+    assert.ok(after.every((a) => a.error === undefined), 'the staging table is made again after a rolled-back batch')
+    assert.deepEqual(await query(url, `SELECT note, count(*)::int AS n FROM big_up GROUP BY note ORDER BY note`), [
+      { note: 'r2', n: 1 },
+      { note: 'r3', n: 699 },
+      { note: 'r4', n: 300 },
+    ])
+    await dest.teardown()
+  })
+
   it('uses the `key` setting as the conflict key instead of the primary key', async () => {
     await query(url, `CREATE TABLE keyed_t (id serial PRIMARY KEY, email text UNIQUE, name text)`)
     const dest = await destination({ table: 'keyed_t', key: 'email' })

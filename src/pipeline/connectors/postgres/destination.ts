@@ -22,6 +22,7 @@
  * ```
  * @module
  */
+import { createHash } from 'node:crypto'
 import { finished } from 'node:stream/promises'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
@@ -47,6 +48,8 @@ export interface DestinationOptions {
 type Outcome = Error | null | undefined
 
 const COPY_CHUNK = 256 * 1024
+/** Upsert segments at least this long go through a staging table. */
+const STAGED_UPSERT_ROWS = 200
 
 /** One running `COPY ... FROM STDIN` for rows of one signature. */
 interface CopyRun {
@@ -57,8 +60,8 @@ interface CopyRun {
   end(): Promise<void>
 }
 
-function startCopy(client: pg.Client, head: RowOp): CopyRun {
-  const stream = client.query(copyFrom(`COPY ${head.table.sqlName} (${head.columns.map((c) => quoteIdent(c.name)).join(',')}) FROM STDIN`))
+function startCopy(client: pg.Client, head: RowOp, into = head.table.sqlName): CopyRun {
+  const stream = client.query(copyFrom(`COPY ${into} (${head.columns.map((c) => quoteIdent(c.name)).join(',')}) FROM STDIN`))
   let failure: unknown = null
   const done = finished(stream)
   done.catch((err: unknown) => {
@@ -94,6 +97,8 @@ export class PostgresDestination implements Destination {
   #client: pg.Client | null = null
   #tableFor: (record: PipelineRecord) => string = () => ''
   readonly #tables = new Map<string, TableInfo | null>()
+  /** Signature → temporary staging table of this connection (for large upserts). */
+  readonly #stages = new Map<string, string>()
 
   constructor(settings: PostgresSettings, ctx: ConnectorContext, options: DestinationOptions = {}) {
     this.#settings = settings
@@ -133,6 +138,7 @@ export class PostgresDestination implements Destination {
         outcomes.fill(undefined)
         await closeQuietly(this.#client)
         this.#client = null
+        this.#stages.clear()
         if (signal.aborted || Date.now() > deadline) {
           throw new TributaryError('TRIB_POSTGRES_UNAVAILABLE', `postgres destination: the batch of ${records.length} records was not written: ${(err as Error).message}`, { cause: err, retriable: true })
         }
@@ -235,7 +241,10 @@ export class PostgresDestination implements Destination {
         ops = await this.#copyStreaming(client, records, tables, outcomes)
       } else {
         ops = this.#planAll(records, tables, outcomes)
-        for (const seg of segments(ops)) await client.query(statementFor(seg))
+        for (const seg of segments(ops)) {
+          if (seg[0]?.kind === 'upsert' && seg.length >= STAGED_UPSERT_ROWS) await this.#stagedUpsert(client, seg)
+          else await client.query(statementFor(seg))
+        }
       }
       await client.query('COMMIT')
       for (const op of ops) outcomes[op.index] = null
@@ -243,6 +252,7 @@ export class PostgresDestination implements Destination {
     } catch (err) {
       if (isConnectionError(err)) throw err
       await client.query('ROLLBACK')
+      this.#stages.clear()
       if (!isRowError(err)) throw this.#batchError(err, ops)
       this.#logger.debug({ err: pgErrorText(err) }, 'postgres destination: a row failed, isolating it')
     }
@@ -287,6 +297,32 @@ export class PostgresDestination implements Destination {
     const e = err as PgError
     const tables = [...new Set(ops.map((op) => op.table.sqlName))].join(', ')
     return new TributaryError('TRIB_POSTGRES_WRITE', `postgres destination: writing to ${tables} failed: ${pgErrorText(e)}`, { cause: err, details: { pgCode: e.code, pgMessage: e.message } })
+  }
+
+  /**
+   * A large upsert segment (distinct keys): COPY into a temporary staging table, then one
+   * `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE` — far cheaper than binding every value.
+   */
+  async #stagedUpsert(client: pg.Client, seg: RowOp[]): Promise<void> {
+    const head = seg[0] as RowOp
+    const cols = head.columns.map((c) => quoteIdent(c.name)).join(',')
+    let stage = this.#stages.get(head.signature)
+    if (stage === undefined) {
+      stage = `tributary_stage_${createHash('sha1').update(head.signature).digest('hex').slice(0, 16)}`
+      // IF NOT EXISTS: a stage made by an earlier, committed batch outlives a rolled-back one
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} ON COMMIT DELETE ROWS AS SELECT ${cols} FROM ${head.table.sqlName} WITH NO DATA`)
+      await client.query(`TRUNCATE ${stage}`)
+      this.#stages.set(head.signature, stage)
+    } else {
+      await client.query(`TRUNCATE ${stage}`)
+    }
+    const copy = startCopy(client, head, stage)
+    for (const op of seg) await copy.add(op)
+    await copy.end()
+    const keys = new Set(head.keyColumns)
+    const updates = head.columns.filter((c) => !keys.has(c.name)).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`)
+    const action = updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'
+    await client.query(`INSERT INTO ${head.table.sqlName} (${cols}) SELECT ${cols} FROM ${stage} ON CONFLICT (${head.keyColumns.map(quoteIdent).join(',')}) ${action}`)
   }
 
   /** COPY every (table, columns) group of an inserts-only batch. */
