@@ -97,6 +97,8 @@ export class PostgresDestination implements Destination {
   #client: pg.Client | null = null
   #tableFor: (record: PipelineRecord) => string = () => ''
   readonly #tables = new Map<string, TableInfo | null>()
+  /** Key columns per table. */
+  readonly #keys = new Map<TableInfo, readonly string[]>()
   /** Signature → temporary staging table of this connection (for large upserts). */
   readonly #stages = new Map<string, string>()
 
@@ -210,7 +212,12 @@ export class PostgresDestination implements Destination {
   #planOne(records: readonly PipelineRecord[], tables: readonly (TableInfo | null)[], i: number, outcomes: Outcome[]): RowOp | null {
     const table = tables[i]
     if (table === null || table === undefined || outcomes[i] !== undefined) return null
-    const planned = planRecord(records[i] as PipelineRecord, i, table, this.#keyColumns(table, 'write'))
+    let keys = this.#keys.get(table)
+    if (keys === undefined) {
+      keys = this.#keyColumns(table, 'write')
+      this.#keys.set(table, keys)
+    }
+    const planned = planRecord(records[i] as PipelineRecord, i, table, keys)
     if (planned instanceof Error) {
       outcomes[i] = planned
       return null
