@@ -193,6 +193,25 @@ describe('postgres source', () => {
     await source.teardown()
   })
 
+  it('does not hold WAL: with nothing unacknowledged, writes to other tables move the slot on', async () => {
+    await query(url, 'CREATE TABLE watched (id int PRIMARY KEY); CREATE TABLE busy_other (id int)')
+    const settings = { tables: 'watched', cdcMode: 'logrepl', snapshotMode: 'never', 'logrepl.statusInterval': 0.2, ...names() }
+    const source = await openSource(settings, null, url)
+    await query(url, 'INSERT INTO watched VALUES (1)')
+    const [one] = await readUntil(source, (all) => all.length >= 1, { ack: false })
+    await query(url, 'INSERT INTO busy_other SELECT generate_series(1, 10000)')
+    const target = (await query<{ lsn: string }>(url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]?.lsn
+    const behind = async (): Promise<boolean> => (await query<{ b: boolean }>(url, `SELECT confirmed_flush_lsn < $1::pg_lsn AS b FROM pg_replication_slots WHERE slot_name = $2`, [target, settings['logrepl.slotName']]))[0]?.b ?? true
+    // unacknowledged change: the slot stays before it, however much other WAL is written
+    await readUntil(source, () => false, { ack: false, timeoutMs: 3000 }).catch(() => []) // 3 s of status updates
+    assert.equal(await behind(), true, 'an unacknowledged change holds the slot')
+    await source.ack([one?.position as Buffer])
+    const deadline = Date.now() + 10_000
+    while ((await behind()) && Date.now() < deadline) await source.read(AbortSignal.timeout(300))
+    assert.equal(await behind(), false, 'the slot moved past the other tables’ WAL')
+    await source.teardown()
+  })
+
   it('rejects bad settings with errors that name the setting', async () => {
     await query(url, 'CREATE TABLE IF NOT EXISTS there (id int PRIMARY KEY)')
     await assert.rejects(openSource({ tables: 'there,missing_table', ...names() }), (err) => isTributaryError(err, 'TRIB_POSTGRES_CONFIG') && /setting tables: table missing_table does not exist/.test(err.message))
