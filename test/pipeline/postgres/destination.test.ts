@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import pg from 'pg'
 import { isTributaryError } from '../../../src/core/index.ts'
 import { PostgresDestination } from '../../../src/pipeline/connectors/postgres/destination.ts'
 import { postgresSettings } from '../../../src/pipeline/connectors/postgres/settings.ts'
@@ -186,11 +187,17 @@ describe('postgres destination across a server restart', () => {
     await query(ownUrl, `CREATE TABLE restart_t (id int PRIMARY KEY, a text, b text, c int, d float8)`)
     const dest = new PostgresDestination(postgresSettings.parse({ url: ownUrl, table: 'restart_t' }), context(), { retryForMs: 60_000 })
     await dest.open(never)
-    const n = 150_000
+    const n = 50_000
     const records = Array.from({ length: n }, (_, i) => rec('create', { id: i }, { id: i, a: `a${i}`, b: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', c: i, d: i / 3 }))
+    // hold the batch mid-flight: its COPY waits for a lock another session holds, then the server restarts
+    const blocker = new pg.Client({ connectionString: ownUrl })
+    blocker.on('error', () => undefined)
+    await blocker.connect()
+    await blocker.query('BEGIN; LOCK TABLE restart_t IN ACCESS EXCLUSIVE MODE')
     const writing = dest.write(records, never)
-    await eventually(async () => ((await query(ownUrl, `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY%' AND state = 'active'`)).length > 0 ? true : undefined), 'the COPY to run')
+    await eventually(async () => ((await query(ownUrl, `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'restart_t'::regclass`)).length > 0 ? true : undefined), 'the COPY to wait in its transaction')
     own.restart()
+    await blocker.end().catch(() => undefined)
     const acks = await writing
     assert.ok(acks.every((a) => a.error === undefined))
     assert.deepEqual(await query(ownUrl, 'SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM restart_t'), [{ n, d: n }])
