@@ -10,7 +10,7 @@
  * const db = await pg.database()       // a fresh database for this file
  * ```
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -50,6 +50,12 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
   } else {
     dir = path.join(os.tmpdir(), `tributary-pg-${process.pid}-${randomUUID().slice(0, 6)}`)
     url = execFileSync('bash', [script, 'start'], { env: { ...process.env, TRIBUTARY_PG_DIR: dir, PG_EXTRA_CONF: options.extraConf ?? '' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }).trim()
+    // A watchdog stops the server when this process dies without calling stop() (a killed test run).
+    spawn('bash', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; exec bash "$0" stop`, script], {
+      env: { ...process.env, TRIBUTARY_PG_DIR: dir },
+      detached: true,
+      stdio: 'ignore',
+    }).unref()
   }
   const databases: string[] = []
   const admin = async <T>(fn: (client: pg.Client) => Promise<T>): Promise<T> => {

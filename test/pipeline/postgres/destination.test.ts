@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
+import pg from 'pg'
 import { isTributaryError } from '../../../src/core/index.ts'
 import { PostgresDestination } from '../../../src/pipeline/connectors/postgres/destination.ts'
 import { postgresSettings } from '../../../src/pipeline/connectors/postgres/settings.ts'
@@ -128,6 +129,28 @@ describe('postgres destination', () => {
     await dest.teardown()
   })
 
+  it('upserts a large batch through a staging table, twice on one connection, and still nacks a bad row alone', async () => {
+    await query(url, `CREATE TABLE big_up (id int PRIMARY KEY, n int CHECK (n >= 0), note text)`)
+    await query(url, `INSERT INTO big_up SELECT g, 0, 'old' FROM generate_series(0, 499) g`)
+    const dest = await destination({ table: 'big_up' })
+    for (const round of [1, 2]) {
+      const acks = await dest.write(Array.from({ length: 1000 }, (_, i) => rec('update', { id: i }, { id: i, n: round, note: `r${round}` })), never)
+      assert.ok(acks.every((a) => a.error === undefined))
+    }
+    assert.deepEqual(await query(url, `SELECT count(*)::int AS n, min(note) AS lo, max(note) AS hi FROM big_up`), [{ n: 1000, lo: 'r2', hi: 'r2' }])
+    const acks = await dest.write(Array.from({ length: 1000 }, (_, i) => rec('update', { id: i }, { id: i, n: i === 321 ? -5 : 3, note: 'r3' })), never)
+    assert.deepEqual(acks.flatMap((a, i) => (a.error ? [i] : [])), [321])
+    assert.match(acks[321]?.error?.message ?? '', /23514/)
+    const after = await dest.write(Array.from({ length: 300 }, (_, i) => rec('update', { id: i }, { id: i, n: 4, note: 'r4' })), never)
+    assert.ok(after.every((a) => a.error === undefined), 'the staging table is made again after a rolled-back batch')
+    assert.deepEqual(await query(url, `SELECT note, count(*)::int AS n FROM big_up GROUP BY note ORDER BY note`), [
+      { note: 'r2', n: 1 },
+      { note: 'r3', n: 699 },
+      { note: 'r4', n: 300 },
+    ])
+    await dest.teardown()
+  })
+
   it('uses the `key` setting as the conflict key instead of the primary key', async () => {
     await query(url, `CREATE TABLE keyed_t (id serial PRIMARY KEY, email text UNIQUE, name text)`)
     const dest = await destination({ table: 'keyed_t', key: 'email' })
@@ -164,11 +187,17 @@ describe('postgres destination across a server restart', () => {
     await query(ownUrl, `CREATE TABLE restart_t (id int PRIMARY KEY, a text, b text, c int, d float8)`)
     const dest = new PostgresDestination(postgresSettings.parse({ url: ownUrl, table: 'restart_t' }), context(), { retryForMs: 60_000 })
     await dest.open(never)
-    const n = 150_000
+    const n = 50_000
     const records = Array.from({ length: n }, (_, i) => rec('create', { id: i }, { id: i, a: `a${i}`, b: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', c: i, d: i / 3 }))
+    // hold the batch mid-flight: its COPY waits for a lock another session holds, then the server restarts
+    const blocker = new pg.Client({ connectionString: ownUrl })
+    blocker.on('error', () => undefined)
+    await blocker.connect()
+    await blocker.query('BEGIN; LOCK TABLE restart_t IN ACCESS EXCLUSIVE MODE')
     const writing = dest.write(records, never)
-    await eventually(async () => ((await query(ownUrl, `SELECT 1 FROM pg_stat_activity WHERE query LIKE 'COPY%' AND state = 'active'`)).length > 0 ? true : undefined), 'the COPY to run')
+    await eventually(async () => ((await query(ownUrl, `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'restart_t'::regclass`)).length > 0 ? true : undefined), 'the COPY to wait in its transaction')
     own.restart()
+    await blocker.end().catch(() => undefined)
     const acks = await writing
     assert.ok(acks.every((a) => a.error === undefined))
     assert.deepEqual(await query(ownUrl, 'SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM restart_t'), [{ n, d: n }])

@@ -155,6 +155,25 @@ describe('postgres source', () => {
     assert.deepEqual(await query(url, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]), [])
   })
 
+  it('starts the snapshot over, on a new slot, when the last run stopped in the middle of it', async () => {
+    await query(url, 'CREATE TABLE halfway (id int PRIMARY KEY)')
+    await query(url, 'INSERT INTO halfway SELECT generate_series(1, 1000)')
+    const settings = { tables: 'halfway', cdcMode: 'logrepl', 'batch.size': 100, 'snapshot.fetchSize': 100, ...names() }
+    let source = await openSource(settings)
+    const part = await readUntil(source, (all) => all.length >= 300)
+    await source.teardown()
+    await query(url, 'INSERT INTO halfway VALUES (5000)')
+    source = await openSource(settings, part.at(-1)?.position ?? null)
+    const again = await readUntil(source, (all) => all.length >= 1001)
+    await query(url, 'INSERT INTO halfway VALUES (6000)')
+    const more = await readUntil(source, (all) => all.length >= 1)
+    await source.teardown()
+    await source.cleanup()
+    assert.deepEqual(new Set(again.map((r) => r.operation)), new Set(['snapshot']), 'the whole table again as a snapshot, the row added meanwhile included')
+    assert.deepEqual(again.map(idOf).sort((a, b) => a - b), [...Array.from({ length: 1000 }, (_, i) => i + 1), 5000])
+    assert.deepEqual(more.map((r) => [r.operation, idOf(r)]), [['create', 6000]])
+  })
+
   it('streams truncates, and before-images when the table has REPLICA IDENTITY FULL', async () => {
     await query(url, 'CREATE TABLE full_t (id int PRIMARY KEY, v text)')
     await query(url, 'ALTER TABLE full_t REPLICA IDENTITY FULL')
@@ -190,6 +209,25 @@ describe('postgres source', () => {
     await query(url, `INSERT INTO polled (v) VALUES ('new3')`)
     records = await readUntil(source, (all) => all.length >= 1)
     assert.deepEqual(records.map((r) => [r.operation, (r.payload.after as StructuredData).v]), [['create', 'new3']])
+    await source.teardown()
+  })
+
+  it('does not hold WAL: with nothing unacknowledged, writes to other tables move the slot on', async () => {
+    await query(url, 'CREATE TABLE watched (id int PRIMARY KEY); CREATE TABLE busy_other (id int)')
+    const settings = { tables: 'watched', cdcMode: 'logrepl', snapshotMode: 'never', 'logrepl.statusInterval': 0.2, ...names() }
+    const source = await openSource(settings, null, url)
+    await query(url, 'INSERT INTO watched VALUES (1)')
+    const [one] = await readUntil(source, (all) => all.length >= 1, { ack: false })
+    await query(url, 'INSERT INTO busy_other SELECT generate_series(1, 10000)')
+    const target = (await query<{ lsn: string }>(url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]?.lsn
+    const behind = async (): Promise<boolean> => (await query<{ b: boolean }>(url, `SELECT confirmed_flush_lsn < $1::pg_lsn AS b FROM pg_replication_slots WHERE slot_name = $2`, [target, settings['logrepl.slotName']]))[0]?.b ?? true
+    // unacknowledged change: the slot stays before it, however much other WAL is written
+    await readUntil(source, () => false, { ack: false, timeoutMs: 3000 }).catch(() => []) // 3 s of status updates
+    assert.equal(await behind(), true, 'an unacknowledged change holds the slot')
+    await source.ack([one?.position as Buffer])
+    const deadline = Date.now() + 10_000
+    while ((await behind()) && Date.now() < deadline) await source.read(AbortSignal.timeout(300))
+    assert.equal(await behind(), false, 'the slot moved past the other tables’ WAL')
     await source.teardown()
   })
 

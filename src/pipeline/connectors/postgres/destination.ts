@@ -22,6 +22,7 @@
  * ```
  * @module
  */
+import { createHash } from 'node:crypto'
 import { finished } from 'node:stream/promises'
 import type pg from 'pg'
 import { from as copyFrom } from 'pg-copy-streams'
@@ -47,6 +48,46 @@ export interface DestinationOptions {
 type Outcome = Error | null | undefined
 
 const COPY_CHUNK = 256 * 1024
+/** Upsert segments at least this long go through a staging table. */
+const STAGED_UPSERT_ROWS = 200
+
+/** One running `COPY ... FROM STDIN` for rows of one signature. */
+interface CopyRun {
+  readonly signature: string
+  /** Appends a row; resolves at once unless the stream needs to drain. */
+  add(op: RowOp): Promise<void> | void
+  /** Sends the rest and waits for the server's answer (rejects with its error). */
+  end(): Promise<void>
+}
+
+function startCopy(client: pg.Client, head: RowOp, into = head.table.sqlName): CopyRun {
+  const stream = client.query(copyFrom(`COPY ${into} (${head.columns.map((c) => quoteIdent(c.name)).join(',')}) FROM STDIN`))
+  let failure: unknown = null
+  const done = finished(stream)
+  done.catch((err: unknown) => {
+    failure = err
+  })
+  let chunk = ''
+  return {
+    signature: head.signature,
+    add(op) {
+      if (failure !== null) throw failure
+      const values = op.values
+      let line = copyEscape(values[0] ?? null)
+      for (let i = 1; i < values.length; i++) line += `\t${copyEscape(values[i] ?? null)}`
+      chunk += `${line}\n`
+      if (chunk.length < COPY_CHUNK) return
+      const full = stream.write(chunk)
+      chunk = ''
+      if (!full) return Promise.race([new Promise<void>((resolve) => stream.once('drain', () => resolve())), done])
+    },
+    async end() {
+      if (failure !== null) throw failure
+      stream.end(chunk)
+      await done
+    },
+  }
+}
 
 /** The `postgres` destination connector. */
 export class PostgresDestination implements Destination {
@@ -56,6 +97,10 @@ export class PostgresDestination implements Destination {
   #client: pg.Client | null = null
   #tableFor: (record: PipelineRecord) => string = () => ''
   readonly #tables = new Map<string, TableInfo | null>()
+  /** Key columns per table. */
+  readonly #keys = new Map<TableInfo, readonly string[]>()
+  /** Signature → temporary staging table of this connection (for large upserts). */
+  readonly #stages = new Map<string, string>()
 
   constructor(settings: PostgresSettings, ctx: ConnectorContext, options: DestinationOptions = {}) {
     this.#settings = settings
@@ -83,19 +128,19 @@ export class PostgresDestination implements Destination {
     const outcomes: Outcome[] = new Array<Outcome>(records.length).fill(undefined)
     const backoff = new Backoff({ initialMs: 100, maxMs: 5_000 })
     const deadline = Date.now() + this.#retryForMs
-    let ops: RowOp[] | null = null
     for (;;) {
       try {
         const client = await this.#connected()
-        ops ??= await this.#plan(client, records, outcomes)
-        await this.#apply(client, ops, outcomes)
+        const tables = await this.#resolveTables(client, records, outcomes)
+        await this.#apply(client, records, tables, outcomes)
         break
       } catch (err) {
         const retry = isConnectionError(err) || isTransientTxError(err) || isTributaryError(err, 'TRIB_POSTGRES_UNAVAILABLE')
         if (!retry) throw err
-        for (const op of ops ?? []) outcomes[op.index] = undefined
+        outcomes.fill(undefined)
         await closeQuietly(this.#client)
         this.#client = null
+        this.#stages.clear()
         if (signal.aborted || Date.now() > deadline) {
           throw new TributaryError('TRIB_POSTGRES_UNAVAILABLE', `postgres destination: the batch of ${records.length} records was not written: ${(err as Error).message}`, { cause: err, retriable: true })
         }
@@ -137,9 +182,11 @@ export class PostgresDestination implements Destination {
     return key
   }
 
-  /** Plans every record; records that cannot be written get their nack now. */
-  async #plan(client: pg.Client, records: readonly PipelineRecord[], outcomes: Outcome[]): Promise<RowOp[]> {
-    const ops: RowOp[] = []
+  /** The table of every record (null where the record got its nack: no table, bad template). */
+  async #resolveTables(client: pg.Client, records: readonly PipelineRecord[], outcomes: Outcome[]): Promise<(TableInfo | null)[]> {
+    const out: (TableInfo | null)[] = new Array<TableInfo | null>(records.length).fill(null)
+    let lastName: string | null = null
+    let lastTable: TableInfo | null = null
     for (let i = 0; i < records.length; i++) {
       const record = records[i] as PipelineRecord
       let name: string
@@ -149,34 +196,75 @@ export class PostgresDestination implements Destination {
         outcomes[i] = recordError(record, null, `setting table: ${(err as Error).message}`, {}, err)
         continue
       }
-      const table = name === '' ? null : await this.#table(client, name)
+      const table: TableInfo | null = name === lastName ? lastTable : name === '' ? null : await this.#table(client, name)
+      lastName = name
+      lastTable = table
       if (table === null) {
         outcomes[i] = recordError(record, name, name === '' ? 'setting table gave an empty table name' : `table ${name} does not exist`)
         continue
       }
-      const planned = planRecord(record, i, table, this.#keyColumns(table, 'write'))
-      if (planned instanceof Error) outcomes[i] = planned
-      else ops.push(planned)
+      out[i] = table
+    }
+    return out
+  }
+
+  /** Plans one record (null when it already has its nack). */
+  #planOne(records: readonly PipelineRecord[], tables: readonly (TableInfo | null)[], i: number, outcomes: Outcome[]): RowOp | null {
+    const table = tables[i]
+    if (table === null || table === undefined || outcomes[i] !== undefined) return null
+    let keys = this.#keys.get(table)
+    if (keys === undefined) {
+      keys = this.#keyColumns(table, 'write')
+      this.#keys.set(table, keys)
+    }
+    const planned = planRecord(records[i] as PipelineRecord, i, table, keys)
+    if (planned instanceof Error) {
+      outcomes[i] = planned
+      return null
+    }
+    return planned
+  }
+
+  #planAll(records: readonly PipelineRecord[], tables: readonly (TableInfo | null)[], outcomes: Outcome[]): RowOp[] {
+    const ops: RowOp[] = []
+    for (let i = 0; i < records.length; i++) {
+      const op = this.#planOne(records, tables, i, outcomes)
+      if (op !== null) ops.push(op)
     }
     return ops
   }
 
-  /** Applies `ops` in one transaction; on a row error, again with the bad rows isolated. */
-  async #apply(client: pg.Client, ops: RowOp[], outcomes: Outcome[]): Promise<void> {
-    if (ops.length === 0) return
+  /**
+   * Applies the batch in one transaction (inserts only: COPY, planned while the rows stream; else
+   * multi-row statements); on a row error, again with the bad rows isolated.
+   */
+  async #apply(client: pg.Client, records: readonly PipelineRecord[], tables: readonly (TableInfo | null)[], outcomes: Outcome[]): Promise<void> {
+    if (tables.every((t) => t === null)) return
+    const planErrors = outcomes.slice()
+    let ops: RowOp[] = []
     await client.query('BEGIN')
     try {
-      if (ops.every((op) => op.kind === 'insert')) await this.#copy(client, ops)
-      else for (const seg of segments(ops)) await client.query(statementFor(seg))
+      if (records.every((r) => r.operation === 'create')) {
+        ops = await this.#copyStreaming(client, records, tables, outcomes)
+      } else {
+        ops = this.#planAll(records, tables, outcomes)
+        for (const seg of segments(ops)) {
+          if (seg[0]?.kind === 'upsert' && seg.length >= STAGED_UPSERT_ROWS) await this.#stagedUpsert(client, seg)
+          else await client.query(statementFor(seg))
+        }
+      }
       await client.query('COMMIT')
       for (const op of ops) outcomes[op.index] = null
       return
     } catch (err) {
       if (isConnectionError(err)) throw err
       await client.query('ROLLBACK')
+      this.#stages.clear()
       if (!isRowError(err)) throw this.#batchError(err, ops)
       this.#logger.debug({ err: pgErrorText(err) }, 'postgres destination: a row failed, isolating it')
     }
+    for (let i = 0; i < outcomes.length; i++) outcomes[i] = planErrors[i]
+    ops = this.#planAll(records, tables, outcomes)
     await client.query('BEGIN')
     try {
       await this.#isolate(client, ops, outcomes)
@@ -189,11 +277,59 @@ export class PostgresDestination implements Destination {
     }
   }
 
+  /**
+   * COPYs an inserts-only batch, planning each record while the rows already stream to the
+   * server. Rows of another table or column set than the first are copied afterwards, one COPY per
+   * set. Returns the planned operations.
+   */
+  async #copyStreaming(client: pg.Client, records: readonly PipelineRecord[], tables: readonly (TableInfo | null)[], outcomes: Outcome[]): Promise<RowOp[]> {
+    const ops: RowOp[] = []
+    const later: RowOp[] = []
+    let copy: CopyRun | null = null
+    for (let i = 0; i < records.length; i++) {
+      const op = this.#planOne(records, tables, i, outcomes)
+      if (op === null) continue
+      ops.push(op)
+      copy ??= startCopy(client, op)
+      if (op.signature === copy.signature) await copy.add(op)
+      else later.push(op)
+    }
+    if (copy !== null) await copy.end()
+    if (later.length > 0) await this.#copy(client, later)
+    return ops
+  }
+
   #batchError(err: unknown, ops: RowOp[]): Error {
     if (isTransientTxError(err) || isTributaryError(err)) return err as Error
     const e = err as PgError
     const tables = [...new Set(ops.map((op) => op.table.sqlName))].join(', ')
     return new TributaryError('TRIB_POSTGRES_WRITE', `postgres destination: writing to ${tables} failed: ${pgErrorText(e)}`, { cause: err, details: { pgCode: e.code, pgMessage: e.message } })
+  }
+
+  /**
+   * A large upsert segment (distinct keys): COPY into a temporary staging table, then one
+   * `INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE` — far cheaper than binding every value.
+   */
+  async #stagedUpsert(client: pg.Client, seg: RowOp[]): Promise<void> {
+    const head = seg[0] as RowOp
+    const cols = head.columns.map((c) => quoteIdent(c.name)).join(',')
+    let stage = this.#stages.get(head.signature)
+    if (stage === undefined) {
+      stage = `tributary_stage_${createHash('sha1').update(head.signature).digest('hex').slice(0, 16)}`
+      // IF NOT EXISTS: a stage made by an earlier, committed batch outlives a rolled-back one
+      await client.query(`CREATE TEMP TABLE IF NOT EXISTS ${stage} ON COMMIT DELETE ROWS AS SELECT ${cols} FROM ${head.table.sqlName} WITH NO DATA`)
+      await client.query(`TRUNCATE ${stage}`)
+      this.#stages.set(head.signature, stage)
+    } else {
+      await client.query(`TRUNCATE ${stage}`)
+    }
+    const copy = startCopy(client, head, stage)
+    for (const op of seg) await copy.add(op)
+    await copy.end()
+    const keys = new Set(head.keyColumns)
+    const updates = head.columns.filter((c) => !keys.has(c.name)).map((c) => `${quoteIdent(c.name)} = EXCLUDED.${quoteIdent(c.name)}`)
+    const action = updates.length > 0 ? `DO UPDATE SET ${updates.join(', ')}` : 'DO NOTHING'
+    await client.query(`INSERT INTO ${head.table.sqlName} (${cols}) SELECT ${cols} FROM ${stage} ON CONFLICT (${head.keyColumns.map(quoteIdent).join(',')}) ${action}`)
   }
 
   /** COPY every (table, columns) group of an inserts-only batch. */
@@ -205,22 +341,9 @@ export class PostgresDestination implements Destination {
       else groups.set(op.signature, [op])
     }
     for (const group of groups.values()) {
-      const head = group[0] as RowOp
-      const stream = client.query(copyFrom(`COPY ${head.table.sqlName} (${head.columns.map((c) => quoteIdent(c.name)).join(',')}) FROM STDIN`))
-      const done = finished(stream)
-      done.catch(() => undefined)
-      let chunk = ''
-      for (const op of group) {
-        let line = ''
-        for (let i = 0; i < op.values.length; i++) line += (i === 0 ? '' : '\t') + copyEscape(op.values[i] ?? null)
-        chunk += `${line}\n`
-        if (chunk.length >= COPY_CHUNK) {
-          if (!stream.write(chunk)) await Promise.race([new Promise((r) => stream.once('drain', r)), done])
-          chunk = ''
-        }
-      }
-      stream.end(chunk)
-      await done
+      const copy = startCopy(client, group[0] as RowOp)
+      for (const op of group) await copy.add(op)
+      await copy.end()
     }
   }
 

@@ -116,7 +116,7 @@ export class ReplicationReader {
       this.#failure ??= new Error('the replication stream closed')
     })
     this.#stream = stream
-    this.#timer ??= setInterval(() => this.#sendStatus(true), this.#o.statusIntervalMs)
+    this.#timer ??= setInterval(() => this.#sendStatus(true, true), this.#o.statusIntervalMs)
     this.#timer.unref()
     this.#sendStatus(true)
   }
@@ -311,8 +311,12 @@ export class ReplicationReader {
     if (moved) this.#sendStatus(false)
   }
 
-  /** Sends a standby status update (`force`: even when the confirmed LSN did not move). */
-  #sendStatus(force: boolean): void {
+  /**
+   * Sends a standby status update (`force`: even when the confirmed LSN did not move). With `ping`,
+   * when nothing is unacknowledged, it asks the server for a keepalive, whose WAL end is then
+   * confirmed: an idle slot follows the WAL of other tables instead of holding it.
+   */
+  #sendStatus(force: boolean, ping = false): void {
     const stream = this.#stream
     if (stream === null || this.#failure !== null || !stream.writable) return
     if (!force && this.#confirmed === this.#sentConfirmed) return
@@ -322,7 +326,7 @@ export class ReplicationReader {
     msg.writeBigUInt64BE(this.#confirmed, 9)
     msg.writeBigUInt64BE(this.#confirmed, 17)
     msg.writeBigInt64BE(BigInt(Date.now()) * 1000n - PG_EPOCH_MICROS, 25)
-    msg[33] = 0
+    msg[33] = ping && this.#pending.length === 0 && this.#txn === null ? 1 : 0
     stream.write(msg)
     this.#sentConfirmed = this.#confirmed
   }

@@ -70,30 +70,10 @@ export function planRecord(record: PipelineRecord, index: number, table: TableIn
     return { index, position: record.position, kind: 'truncate', table, keyColumns, columns: [], values: [], keyId: null, signature: `truncate|${name}` }
   }
   const key = structuredOrNull(record.key)
-  let fields: StructuredData
   let kind: RowKind
-  if (record.operation === 'delete') {
-    kind = 'delete'
-    if (keyColumns.length === 0) return recordError(record, name, 'cannot delete without a key: the table has no primary key and the `key` setting is empty')
-    const before = structuredOrNull(record.payload.before)
-    fields = {}
-    for (const k of keyColumns) {
-      if (key !== null && k in key) fields[k] = key[k]
-      else if (before !== null && k in before) fields[k] = before[k]
-      else if (keyColumns.length === 1 && isRawData(record.key)) fields[k] = record.key.toString('utf8')
-      else return recordError(record, name, `the key has no value for key column ${k}`)
-    }
-  } else {
-    const after = record.payload.after
-    if (isRawData(after)) return recordError(record, name, 'the payload is raw data; the postgres destination writes structured payloads only (add a json.decode processor)')
-    if (after === null) return recordError(record, name, `a ${record.operation} record without payload.after`)
-    fields = key === null ? after : { ...key, ...after }
-    kind = record.operation === 'create' ? 'insert' : 'upsert'
-    if (kind === 'upsert' && keyColumns.length === 0) return recordError(record, name, `cannot ${record.operation} without a key: the table has no primary key and the \`key\` setting is empty`)
-  }
   const columns: ColumnInfo[] = []
   const values: (string | null)[] = []
-  for (const [field, value] of Object.entries(fields)) {
+  const add = (field: string, value: unknown): TributaryError | null => {
     const column = table.columns.get(field)
     if (column === undefined) return recordError(record, name, `field ${field} is not a column of the table`, { field })
     try {
@@ -102,9 +82,44 @@ export function planRecord(record: PipelineRecord, index: number, table: TableIn
       return recordError(record, name, `field ${field} (${column.typeName}): ${(err as Error).message}`, { field }, err)
     }
     columns.push(column)
+    return null
+  }
+  if (record.operation === 'delete') {
+    kind = 'delete'
+    if (keyColumns.length === 0) return recordError(record, name, 'cannot delete without a key: the table has no primary key and the `key` setting is empty')
+    const before = structuredOrNull(record.payload.before)
+    for (const k of keyColumns) {
+      let err: TributaryError | null
+      if (key !== null && k in key) err = add(k, key[k])
+      else if (before !== null && k in before) err = add(k, before[k])
+      else if (keyColumns.length === 1 && isRawData(record.key)) err = add(k, record.key.toString('utf8'))
+      else return recordError(record, name, `the key has no value for key column ${k}`)
+      if (err !== null) return err
+    }
+  } else {
+    const after = record.payload.after
+    if (isRawData(after)) return recordError(record, name, 'the payload is raw data; the postgres destination writes structured payloads only (add a json.decode processor)')
+    if (after === null) return recordError(record, name, `a ${record.operation} record without payload.after`)
+    kind = record.operation === 'create' ? 'insert' : 'upsert'
+    if (kind === 'upsert' && keyColumns.length === 0) return recordError(record, name, `cannot ${record.operation} without a key: the table has no primary key and the \`key\` setting is empty`)
+    if (key !== null) {
+      for (const field in key) {
+        if (Object.hasOwn(after, field)) continue
+        const err = add(field, key[field])
+        if (err !== null) return err
+      }
+    }
+    for (const field in after) {
+      const err = add(field, after[field])
+      if (err !== null) return err
+    }
   }
   let keyId: string | null = null
-  if (keyColumns.length > 0) {
+  if (keyColumns.length === 1) {
+    const at = columns.findIndex((c) => c.name === keyColumns[0])
+    if (at < 0) return recordError(record, name, `the record has no value for key column ${keyColumns[0]}`)
+    keyId = values[at] ?? '\u0000null'
+  } else if (keyColumns.length > 1) {
     const parts: (string | null)[] = []
     for (const k of keyColumns) {
       const at = columns.findIndex((c) => c.name === k)
@@ -113,7 +128,9 @@ export function planRecord(record: PipelineRecord, index: number, table: TableIn
     }
     keyId = JSON.stringify(parts)
   }
-  return { index, position: record.position, kind, table, keyColumns, columns, values, keyId, signature: `${kind}|${name}|${columns.map((c) => c.name).join(',')}` }
+  let names = ''
+  for (let i = 0; i < columns.length; i++) names += (i === 0 ? '' : ',') + (columns[i] as ColumnInfo).name
+  return { index, position: record.position, kind, table, keyColumns, columns, values, keyId, signature: `${kind}|${name}|${names}` }
 }
 
 /** Most bind parameters in one statement (PostgreSQL allows 65,535). */
