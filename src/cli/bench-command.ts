@@ -59,13 +59,15 @@ export function benchCommand(): Command {
     })
   bench
     .command('pipeline')
-    .description('pipeline runtime end to end beside a ceiling without it: generator-file, log-log (embedded file log), kafka-kafka')
-    .option('--case <name...>', 'cases to run (default all): generator-file, log-log, kafka-kafka')
+    .description('pipeline runtime end to end beside a ceiling without it: generator-file, log-log (embedded file log), kafka-kafka, kafka-postgres, postgres-cdc')
+    .option('--case <name...>', 'cases to run (default all): generator-file, log-log, kafka-kafka, kafka-postgres, postgres-cdc')
     .option('--records <n>', 'records per case (default 1,000,000; kafka-kafka 500,000)', positiveInt)
     .option('--json', 'print one JSON object per case')
     .action(async (opts: { case?: string[]; records?: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${await machineLine()}`)
-      const { runPipelineBench } = await import('../bench/pipeline-bench.ts')
+      const { runPipelineBench, addPipelineBenchCase } = await import('../bench/pipeline-bench.ts')
+      const { postgresBenchCases } = await import('../bench/pipeline-postgres-bench.ts')
+      for (const [name, c] of Object.entries(postgresBenchCases)) addPipelineBenchCase(name, c)
       await runPipelineBench({ cases: opts.case, records: opts.records, json: opts.json ?? false })
     })
   bench

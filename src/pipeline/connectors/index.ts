@@ -8,8 +8,9 @@
  * | `kafka` | `builtin:kafka` | source, destination |
  * | `log` | `builtin:log` | destination (records to the logger) |
  * | `tributary-log` | — | source, destination (a Tributary Log by URL) |
+ * | `postgres` | `builtin:postgres` | source (snapshot + logical replication or long polling), destination |
  *
- * See docs/pipeline-connectors.md for every setting.
+ * See docs/pipeline-connectors.md (and docs/postgres.md) for every setting.
  * @module
  */
 import type { ConnectorPlugin } from '../connector.ts'
@@ -17,12 +18,13 @@ import { fileConnector } from './file/plugin.ts'
 import { generatorConnector } from './generator/plugin.ts'
 import { kafkaConnector } from './kafka/plugin.ts'
 import { logConnector } from './logger/plugin.ts'
+import { postgresConnector } from './postgres/postgres.ts'
 import { tributaryLogConnector } from './tributary-log/plugin.ts'
 
-export { fileConnector, generatorConnector, kafkaConnector, logConnector, tributaryLogConnector }
+export { fileConnector, generatorConnector, kafkaConnector, logConnector, postgresConnector, tributaryLogConnector }
 export { registerLog } from './tributary-log/plugin.ts'
 export { parseConnectorSettings, connectorSettings, parseGoDuration, SDK_SETTINGS, type SettingsReader } from './settings.ts'
 export { conduitRecordJson, conduitDataBytes, goJson } from './opencdc-json.ts'
 
 /** Every builtin connector plugin. */
-export const builtinConnectors: readonly ConnectorPlugin<any>[] = [generatorConnector, fileConnector, kafkaConnector, logConnector, tributaryLogConnector]
+export const builtinConnectors: readonly ConnectorPlugin<any>[] = [generatorConnector, fileConnector, kafkaConnector, logConnector, tributaryLogConnector, postgresConnector]
