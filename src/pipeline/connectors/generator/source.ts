@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { TributaryError } from '../../../core/errors.ts'
 import type { ConnectorContext, Source } from '../../connector.ts'
 import { unixNanos, type Data, type PipelineRecord, type StructuredData } from '../../record.ts'
-import { goTime } from '../opencdc-json.ts'
+import { goTime } from '../../go-format.ts'
 import type { CollectionSpec, GeneratorSettings } from './settings.ts'
 import { WORDS, WORD_BYTES } from './words.ts'
 
