@@ -83,6 +83,17 @@ describe('PipelineRunner', () => {
     assert.deepEqual({ ...r.counters }, { read: 95, written: 95, filtered: 0, nacked: 0, dlq: 0, acked: 95, inFlight: 0 })
   })
 
+  it("sets conduit.source.connector.id on every record read, as Conduit's runtime does", async () => {
+    const { yaml, store } = spec({ count: 12 })
+    const r = runner(yaml)
+    r.start()
+    await r.waitFor((x) => x.counters.acked === 12)
+    await r.stop()
+    const written = testStores.get(`${store}-dst`)?.destination?.written ?? []
+    assert.equal(written.length, 12)
+    for (const rec of written) assert.equal(rec.metadata['conduit.source.connector.id'], `${store}:src`)
+  })
+
   it('restarts from the stored position: the source gets it as lastPosition', async () => {
     const { yaml, store } = spec({ count: 30 })
     const stateDir = tmp()

@@ -169,6 +169,7 @@ export class LogSource implements Source {
 
   #toRecords(batch: LogRecord[]): PipelineRecord[] {
     const readAt = unixNanos()
+    const sourceId = this.#ctx.connectorId
     const records: PipelineRecord[] = new Array(batch.length)
     const flight: InFlightBatch = { positions: new Array(batch.length), parts: new Array(batch.length), offsets: new Array(batch.length), epoch: this.#epoch, next: 0 }
     let part: PartitionInfo | undefined
@@ -182,8 +183,9 @@ export class LogSource implements Source {
         lastMs = r.timestamp
         createdAt = Number.isSafeInteger(lastMs) && lastMs > 0 ? lastMs + '000000' : unixNanos(lastMs)
       }
-      // Keys in sorted order (kafka.header.* < opencdc.*), so the OpenCDC JSON writer needs no sorting.
-      const metadata: { [key: string]: string } = {}
+      // Keys in sorted order (conduit.* < kafka.header.* < opencdc.*), so the OpenCDC JSON writer
+      // needs no sorting; the source connector id is the runtime's, placed here where it sorts.
+      const metadata: { [key: string]: string } = { 'conduit.source.connector.id': sourceId }
       for (const [name, value] of r.headers) metadata[METADATA_KAFKA_HEADER_PREFIX + name] = value.toString('utf8')
       metadata['opencdc.collection'] = r.topic
       metadata['opencdc.createdAt'] = createdAt
