@@ -140,20 +140,41 @@ export function recordToJsonValue(record: PipelineRecord): unknown {
   }
 }
 
-/** Metadata as Go writes a `map[string]string`: keys sorted (free when they already are). */
+/** The last metadata written: sources give every record of a batch the same keys and mostly the same values. */
+let lastMetadataKeys: string[] = []
+let lastMetadataValues: string[] = []
+let lastMetadataJson = '{}'
+
+/**
+ * Metadata as Go writes a `map[string]string` (keys sorted), HTML-escaped. Metadata equal to the
+ * previous record's (same keys in the same order, same values) reuses its text; keys already in
+ * order are not sorted.
+ */
 function metadataJson(metadata: { readonly [key: string]: string }): string {
+  const keys = lastMetadataKeys
+  const values = lastMetadataValues
+  let i = 0
+  let same = true
+  let sorted = true
   let previous: string | undefined
   for (const key in metadata) {
-    if (previous !== undefined && previous > key) return JSON.stringify(metadata, Object.keys(metadata).sort())
+    if (same && (i >= keys.length || keys[i] !== key || values[i] !== metadata[key])) same = false
+    if (previous !== undefined && previous > key) sorted = false
     previous = key
+    i++
   }
-  return JSON.stringify(metadata)
+  if (same && i === keys.length) return lastMetadataJson
+  const json = goEscape(sorted ? JSON.stringify(metadata) : JSON.stringify(metadata, Object.keys(metadata).sort()))
+  lastMetadataKeys = Object.keys(metadata)
+  lastMetadataValues = lastMetadataKeys.map((k) => metadata[k] as string)
+  lastMetadataJson = json
+  return json
 }
 
 function dataJson(data: Data): string {
   if (data === null || data === undefined) return 'null'
   if (Buffer.isBuffer(data)) return '"' + data.toString('base64') + '"'
-  return goJsonUnescaped(data)
+  return goEscape(goJsonUnescaped(data))
 }
 
 /**
@@ -163,23 +184,26 @@ function dataJson(data: Data): string {
  * base64; `<`, `>`, `&`, U+2028 and U+2029 escaped (`\u003c`, ...); missing data as `null`.
  *
  * Fast when the record is already in Go's form: keys already sorted cost one check per object
- * (no sort, no copy), and the escaping pass runs only on lines holding one of the five characters.
+ * (no sort, no copy), metadata equal to the previous record's reuses its text, and escaping scans
+ * only the metadata and structured data (never the base64 parts).
  */
 export function recordToJson(record: PipelineRecord): string {
-  return goEscape(
+  // Only metadata and structured data can hold the characters Go escapes (base64 and operation
+  // names cannot), so each is escaped on its own and the line is never scanned again.
+  return (
     '{"position":"' +
-      record.position.toString('base64') +
-      '","operation":"' +
-      record.operation +
-      '","metadata":' +
-      metadataJson(record.metadata) +
-      ',"key":' +
-      dataJson(record.key) +
-      ',"payload":{"before":' +
-      dataJson(record.payload.before) +
-      ',"after":' +
-      dataJson(record.payload.after) +
-      '}}',
+    record.position.toString('base64') +
+    '","operation":"' +
+    record.operation +
+    '","metadata":' +
+    metadataJson(record.metadata) +
+    ',"key":' +
+    dataJson(record.key) +
+    ',"payload":{"before":' +
+    dataJson(record.payload.before) +
+    ',"after":' +
+    dataJson(record.payload.after) +
+    '}}'
   )
 }
 
