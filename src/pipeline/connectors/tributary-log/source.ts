@@ -186,7 +186,11 @@ export class LogSource implements Source {
       // Keys in sorted order (conduit.* < kafka.header.* < opencdc.*), so the OpenCDC JSON writer
       // needs no sorting; the source connector id is the runtime's, placed here where it sorts.
       const metadata: { [key: string]: string } = { 'conduit.source.connector.id': sourceId }
-      for (const [name, value] of r.headers) metadata[METADATA_KAFKA_HEADER_PREFIX + name] = value.toString('utf8')
+      const headers = r.headers
+      for (let h = 0; h < headers.length; h++) {
+        const header = headers[h]
+        metadata[METADATA_KAFKA_HEADER_PREFIX + header[0]] = header[1].toString('utf8')
+      }
       metadata['opencdc.collection'] = r.topic
       metadata['opencdc.createdAt'] = createdAt
       metadata['opencdc.readAt'] = readAt
