@@ -18,6 +18,17 @@ describe("record JSON is Conduit's, byte for byte", () => {
     assert.equal(recordToJson(record), '{"position":"cA==","operation":"update","metadata":{"a":"1","b":"2"},"key":"aw==","payload":{"before":"eA==","after":{"n":1,"s":"plain"}}}')
   })
 
+  it('never reuses the JSON of earlier metadata that differs (a changed value, another order, a key more)', () => {
+    const record = createRecord({ position: Buffer.from('1'), metadata: { a: '1', b: '2' } })
+    assert.match(recordToJson(record), /"metadata":\{"a":"1","b":"2"\}/)
+    record.metadata.b = '3'
+    assert.match(recordToJson(record), /"metadata":\{"a":"1","b":"3"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('2'), metadata: { b: '3', a: '1' } })), /"metadata":\{"a":"1","b":"3"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('3'), metadata: { a: '1', b: '3', c: '<' } })), /"metadata":\{"a":"1","b":"3","c":"\\u003c"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('4'), metadata: { a: '1' } })), /"metadata":\{"a":"1"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('5') })), /"metadata":\{\}/)
+  })
+
   it("dataBytes is Conduit's Data.Bytes(): structured data as Go's JSON", () => {
     assert.equal(dataBytes({ b: '<', a: 1 })?.toString(), '{"a":1,"b":"\\u003c"}')
     assert.equal(dataBytes(Buffer.from('raw'))?.toString(), 'raw')
