@@ -185,15 +185,21 @@ export class LogSource implements Source {
       }
       // Keys in sorted order (conduit.* < kafka.header.* < opencdc.*), so the OpenCDC JSON writer
       // needs no sorting; the source connector id is the runtime's, placed here where it sorts.
-      const metadata: { [key: string]: string } = { 'conduit.source.connector.id': sourceId }
       const headers = r.headers
-      for (let h = 0; h < headers.length; h++) {
-        const header = headers[h]
-        metadata[METADATA_KAFKA_HEADER_PREFIX + header[0]] = header[1].toString('utf8')
+      let metadata: { [key: string]: string }
+      if (headers.length === 0) {
+        // One literal: allocated at its final size, one shape for every record.
+        metadata = { 'conduit.source.connector.id': sourceId, 'opencdc.collection': r.topic, 'opencdc.createdAt': createdAt, 'opencdc.readAt': readAt }
+      } else {
+        metadata = { 'conduit.source.connector.id': sourceId }
+        for (let h = 0; h < headers.length; h++) {
+          const header = headers[h]
+          metadata[METADATA_KAFKA_HEADER_PREFIX + header[0]] = header[1].toString('utf8')
+        }
+        metadata['opencdc.collection'] = r.topic
+        metadata['opencdc.createdAt'] = createdAt
+        metadata['opencdc.readAt'] = readAt
       }
-      metadata['opencdc.collection'] = r.topic
-      metadata['opencdc.createdAt'] = createdAt
-      metadata['opencdc.readAt'] = readAt
       records[i] = { position, operation: 'create', metadata, key: r.key, payload: { before: null, after: r.value } }
       flight.positions[i] = position
       flight.parts[i] = part
