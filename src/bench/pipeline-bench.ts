@@ -4,8 +4,9 @@
  *
  * Cases (in {@link pipelineBenchCases}; other areas add theirs with {@link addPipelineBenchCase}):
  * - `generator-file`: builtin generator (structured records) → file destination, counted at the
- *   source acks; ceiling: the same generator's records serialised to OpenCDC JSON lines and written
- *   straight to a file (one fsync at the end).
+ *   source acks; ceiling: the same generator's records serialised to the same Conduit-identical
+ *   OpenCDC JSON lines (`recordToJson`, the encoder the file destination uses) and written straight
+ *   to a file (one fsync at the end).
  * - `log-log`: `tributary-log` source → `tributary-log` destination on one embedded file log;
  *   ceiling: the log layer's consume → produce → commit loop over the same records.
  * - `kafka-kafka`: the same on the Kafka broker at `KAFKA_BROKERS` (default 127.0.0.1:9092).

@@ -39,11 +39,14 @@
  * @module
  */
 import fs from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import { z } from 'zod'
-import { TributaryError } from '../core/errors.ts'
+import { isTributaryError, TributaryError } from '../core/errors.ts'
+import { createLogger } from '../core/logger.ts'
 import type { ConnectorPlugin } from './connector.ts'
+import { asError } from './fatal.ts'
 import type { ProcessorPlugin } from './processor.ts'
 import type { PipelineRecord } from './record.ts'
 import { normalizePluginName, PluginRegistry } from './registry.ts'
@@ -177,6 +180,8 @@ class Located {
 
   /** The line of the node at `p`, or of its nearest existing parent. */
   line(p: Path): number {
+    const dotted = p.findIndex((part) => typeof part === 'string' && part.includes('.') && !this.doc.hasIn(p.slice(0, p.indexOf(part) + 1)))
+    if (dotted >= 0) p = [...p.slice(0, dotted), ...(p[dotted] as string).split('.'), ...p.slice(dotted + 1)] // settings flattened from nested maps
     for (let n = p.length; n >= 0; n--) {
       const node = this.doc.getIn(p.slice(0, n), true) as { range?: [number, number, number] } | undefined
       if (node && typeof node === 'object' && node.range) return this.lines.linePos(node.range[0]).line
@@ -289,6 +294,7 @@ function buildPipeline(loc: Located, registry: PluginRegistry, p: RawPipeline, i
     const plugin = resolveConnector(loc, registry, c.plugin, c.type, [...cat, 'plugin'])
     const settings = validateSettings(loc, plugin.settings, flattenSettings(loc, c.settings, [...cat, 'settings']), [...cat, 'settings'], `${c.type} ${c.id} (${plugin.name}) settings`)
     const id = `${p.id}:${c.id}`
+    checkConnector(loc, plugin, c.type, settings, p.id, id, [...cat, 'settings'])
     const processors = (c.processors ?? []).map((pr, pi) => buildProcessor(loc, registry, pr, `${id}:${pr.id}`, [...cat, 'processors', pi], (rawObj.connectors[ci] as { processors: unknown[] }).processors[pi], warnings))
     return { id, type: c.type, name: c.name ?? c.id, pluginName: c.plugin, plugin, settings, processors }
   })
@@ -310,10 +316,12 @@ function buildPipeline(loc: Located, registry: PluginRegistry, p: RawPipeline, i
   const dlqPluginName = d.plugin ?? 'builtin:log'
   const dlqPlugin = resolveConnector(loc, registry, dlqPluginName, 'destination', [...dat, 'plugin'])
   const dlqSettings = d.plugin === undefined && d.settings == null ? { level: 'warn', message: 'record delivery failed' } : flattenSettings(loc, d.settings, [...dat, 'settings'])
+  const dlqChecked = validateSettings(loc, dlqPlugin.settings, dlqSettings, [...dat, 'settings'], `dead-letter-queue (${dlqPlugin.name}) settings`)
+  checkConnector(loc, dlqPlugin, 'destination', dlqChecked, p.id, `${p.id}:dlq`, [...dat, 'settings'])
   const dlq: DlqSpec = {
     pluginName: dlqPluginName,
     plugin: dlqPlugin,
-    settings: validateSettings(loc, dlqPlugin.settings, dlqSettings, [...dat, 'settings'], `dead-letter-queue (${dlqPlugin.name}) settings`),
+    settings: dlqChecked,
     windowSize: d['window-size'] ?? 1,
     windowNackThreshold: d['window-nack-threshold'] ?? 0,
   }
@@ -356,7 +364,52 @@ function buildProcessor(loc: Located, registry: PluginRegistry, pr: RawProcessor
       throw err instanceof TributaryError && err.message.includes(where) ? err : loc.error([...at, 'condition'], (err as Error).message, err)
     }
   }
+  checkProcessor(loc, plugin, settings, id, [...at, 'settings'])
   return { id, pluginName: name, plugin, settings, condition, conditionSource: pr.condition, workers: pr.workers ?? 1 }
+}
+
+/** A logger that drops everything: plugin instances made only to check settings must not log. */
+const SILENT = createLogger({ level: 'silent' })
+
+/** The setting an error names (`setting "value"`, or `details.setting`), if any. */
+function settingOf(err: unknown): string | undefined {
+  const details = (err as { details?: { setting?: unknown } }).details
+  if (typeof details?.setting === 'string') return details.setting
+  return /setting "([^"]+)"/.exec(err instanceof Error ? err.message : '')?.[1]
+}
+
+/** A settings error found by making a plugin instance, as a config error at the setting's line. */
+function instanceError(loc: Located, err: unknown, at: Path): TributaryError {
+  if (!isTributaryError(err) || (err.code !== 'TRIB_PIPELINE_CONFIG' && err.code !== 'TRIB_CONNECTOR_SETTINGS')) {
+    return loc.error(at, `the plugin rejected its settings: ${asError(err).message}`, err)
+  }
+  const setting = settingOf(err)
+  return loc.error(setting === undefined ? at : [...at, setting], err.message, err)
+}
+
+/**
+ * Makes the processor once, as the runtime will, so that what its factory checks (templates,
+ * references, scripts) fails now, naming the file, the line and the setting, rather than when the
+ * pipeline runs. The instance is dropped without `open` or `teardown` (factories do no I/O).
+ */
+function checkProcessor(loc: Located, plugin: ProcessorPlugin<any>, settings: unknown, id: string, at: Path): void {
+  try {
+    plugin.create(settings, { pipelineId: id.slice(0, id.indexOf(':')), processorId: id, logger: SILENT })
+  } catch (err) {
+    throw instanceError(loc, err, at)
+  }
+}
+
+/**
+ * Makes the connector once, without opening it, so that the checks its factory makes without I/O
+ * (a source needing `topics`) fail at load time too.
+ */
+function checkConnector(loc: Located, plugin: ConnectorPlugin<any>, type: 'source' | 'destination', settings: unknown, pipelineId: string, id: string, at: Path): void {
+  try {
+    plugin[type]?.(settings, { pipelineId, connectorId: id, lastPosition: null, stateDir: path.join(os.tmpdir(), 'tributary-check'), logger: SILENT })
+  } catch (err) {
+    throw instanceError(loc, err, at)
+  }
 }
 
 function resolveConnector(loc: Located, registry: PluginRegistry, name: string, type: 'source' | 'destination', at: Path): ConnectorPlugin<any> {

@@ -82,6 +82,12 @@ export interface ConnectorPlugin<S = unknown> {
   readonly summary: string
   /** Validates a connector's `settings` map (strings in Conduit files; coerce where Conduit does). */
   readonly settings: ZodType<S>
+  /**
+   * Factories make an instance without I/O (connecting belongs in `open`): they are also called
+   * once when a pipeline file is loaded, with a silent logger, to report settings they refuse
+   * (throw `TRIB_CONNECTOR_SETTINGS` or `TRIB_PIPELINE_CONFIG`) at load time; that instance is
+   * dropped without `open` or `teardown`.
+   */
   source?(settings: S, ctx: ConnectorContext): Source
   destination?(settings: S, ctx: ConnectorContext): Destination
 }

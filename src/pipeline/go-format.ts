@@ -1,7 +1,9 @@
 /**
  * Go's way of turning values into text, for the places where Conduit users see it: template output
  * (`{{ .Payload.After }}` prints `map[a:1 b:2]`), `printf`, `toJson` and `encoding/json` output
- * (sorted map keys, `<`, `>` and `&` escaped), and `strconv.ParseBool`.
+ * (sorted map keys, `<`, `>` and `&` escaped), and `strconv.ParseBool`. The one Go JSON encoder of
+ * the pipeline: records ({@link recordToJson} in record.ts), `json.encode`, `toJson` and the
+ * connectors all use {@link goJsonMarshal}.
  *
  * Values are the JSON-like values of structured data plus `Buffer` (Go's `[]byte`):
  * `undefined` is Go's "no value" (a missing map key), `null` is `nil`.
@@ -243,7 +245,7 @@ function goJsonValue(v: unknown): unknown {
   }
   if (v instanceof GoStringer) return goJsonValue(v.value)
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64')
-  if (v instanceof Date) return v.toISOString()
+  if (v instanceof Date) return goTime(v)
   if (v instanceof GoStruct) {
     const out: { [k: string]: unknown } = {}
     for (const [k, f] of v.fields) out[k] = goJsonValue(f)
@@ -283,13 +285,51 @@ function goJsonValue(v: unknown): unknown {
   throw new TypeError(`json: unsupported type ${typeof v}`)
 }
 
+/** Go's RFC 3339 form of a `time.Time`: `2026-01-02T03:04:05.12Z` (no trailing zeros in the fraction). */
+export function goTime(date: Date): string {
+  return date.toISOString().replace(/\.?0+Z$/, 'Z')
+}
+
+/** Applies Go's HTML-safe escaping (`<`, `>`, `&`, U+2028, U+2029) to JSON text; free when there is none. */
+export function goEscape(json: string): string {
+  return NEEDS_HTML_ESCAPE.test(json) ? json.replace(HTML_ESCAPE, (c) => JSON_HTML_ESCAPES[c] ?? c) : json
+}
+
+/**
+ * True when `JSON.stringify(value)` already gives Go's output (before escaping): every object a
+ * plain one with keys in sorted order, no bytes, dates, bigints or Go values. One walk, no allocation.
+ */
+export function isGoPlain(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value === 'number' ? Number.isFinite(value) : typeof value !== 'bigint' && typeof value !== 'undefined'
+  if (Array.isArray(value)) {
+    for (const item of value) if (!isGoPlain(item)) return false
+    return true
+  }
+  if (value instanceof Uint8Array || value instanceof Date || value instanceof GoStringer || value instanceof GoStruct || value instanceof Map) return false
+  let previous: string | undefined
+  for (const key in value) {
+    if (previous !== undefined && previous > key) return false
+    const v = (value as { [k: string]: unknown })[key]
+    if (typeof v === 'number' ? !Number.isFinite(v) : v !== null && (typeof v === 'object' || typeof v === 'bigint' || typeof v === 'undefined') && !isGoPlain(v)) return false
+    previous = key
+  }
+  return true
+}
+
+/**
+ * JSON text of `v` as Go's encoder writes it, before HTML escaping: `JSON.stringify` straight away
+ * when the value is already in Go's form ({@link isGoPlain}), else after sorting and converting.
+ */
+export function goJsonUnescaped(v: unknown): string {
+  return JSON.stringify(isGoPlain(v) ? v : goJsonValue(v))
+}
+
 /**
  * Go's `json.Marshal`: map keys sorted, `<`, `>`, `&` (and U+2028/U+2029) escaped, bytes as
  * base64 strings, `undefined` as `null`; NaN and infinities are errors.
  */
 export function goJsonMarshal(v: unknown): string {
-  const text = JSON.stringify(goJsonValue(v))
-  return NEEDS_HTML_ESCAPE.test(text) ? text.replace(HTML_ESCAPE, (c) => JSON_HTML_ESCAPES[c] ?? c) : text
+  return goEscape(goJsonUnescaped(v))
 }
 
 /** Go's `strconv.ParseBool`: `1 t T TRUE true True` / `0 f F FALSE false False`, anything else undefined. */

@@ -39,10 +39,13 @@ export const STATUS_VALUES = { running: 1, stopped: 2, degraded: 3, recovering: 
 
 function rawBytes(records: readonly PipelineRecord[]): number {
   let bytes = 0
-  for (const r of records) {
-    if (Buffer.isBuffer(r.key)) bytes += r.key.length
-    if (Buffer.isBuffer(r.payload.after)) bytes += r.payload.after.length
-    if (Buffer.isBuffer(r.payload.before)) bytes += r.payload.before.length
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as PipelineRecord
+    const key = r.key
+    const { before, after } = r.payload
+    if (key !== null && Buffer.isBuffer(key)) bytes += key.byteLength
+    if (after !== null && Buffer.isBuffer(after)) bytes += after.byteLength
+    if (before !== null && Buffer.isBuffer(before)) bytes += before.byteLength
   }
   return bytes
 }

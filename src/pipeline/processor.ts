@@ -87,5 +87,11 @@ export interface ProcessorPlugin<S = unknown> {
   readonly summary: string
   /** Validates a processor's `settings` map (strings in Conduit files; coerce where Conduit does). */
   readonly settings: ZodType<S>
+  /**
+   * Makes an instance without I/O (that belongs in `open`). Settings it refuses throw
+   * `TRIB_PIPELINE_CONFIG` naming the setting (`setting "value": ...`). It is also called once when
+   * a pipeline file is loaded, with a silent logger, so such errors show at load time (and in
+   * `tributary run --check`); that instance is dropped without `open` or `teardown`.
+   */
   create(settings: S, ctx: ProcessorContext): PipelineProcessor
 }

@@ -6,9 +6,10 @@
  * parts are either raw bytes ({@link RawData}, a `Buffer`) or structured data (a plain object).
  *
  * The JSON form is the one Conduit writes and reads (`opencdc.Record.Bytes()` /
- * `UnmarshalJSON`): fields in the order `position`, `operation`, `metadata`, `key`, `payload`;
- * position and raw data as base64 strings; structured data as JSON objects; missing data as `null`.
- * A file or topic written by one is therefore read by the other.
+ * `UnmarshalJSON`), byte for byte: fields in the order `position`, `operation`, `metadata`, `key`,
+ * `payload`; sorted keys; position and raw data as base64 strings; structured data as JSON objects;
+ * Go's HTML-safe escaping; missing data as `null`. A file or topic written by one is therefore read
+ * by the other. This is the pipeline's only record encoder.
  *
  * @example
  * ```ts
@@ -19,6 +20,7 @@
  * @module
  */
 import { TributaryError } from '../core/errors.ts'
+import { goEscape, goJsonUnescaped } from './go-format.ts'
 
 /** Raw bytes: a key or payload the pipeline does not look into. */
 export type RawData = Buffer
@@ -138,9 +140,71 @@ export function recordToJsonValue(record: PipelineRecord): unknown {
   }
 }
 
-/** Serialises a record as one line of OpenCDC JSON (no trailing newline), as Conduit does. */
+/** The last metadata written: sources give every record of a batch the same keys and mostly the same values. */
+let lastMetadataKeys: string[] = []
+let lastMetadataValues: string[] = []
+let lastMetadataJson = '{}'
+
+/**
+ * Metadata as Go writes a `map[string]string` (keys sorted), HTML-escaped. Metadata equal to the
+ * previous record's (same keys in the same order, same values) reuses its text; keys already in
+ * order are not sorted.
+ */
+function metadataJson(metadata: { readonly [key: string]: string }): string {
+  const keys = lastMetadataKeys
+  const values = lastMetadataValues
+  let i = 0
+  let same = true
+  let sorted = true
+  let previous: string | undefined
+  for (const key in metadata) {
+    if (same && (i >= keys.length || keys[i] !== key || values[i] !== metadata[key])) same = false
+    if (previous !== undefined && previous > key) sorted = false
+    previous = key
+    i++
+  }
+  if (same && i === keys.length) return lastMetadataJson
+  const json = goEscape(sorted ? JSON.stringify(metadata) : JSON.stringify(metadata, Object.keys(metadata).sort()))
+  lastMetadataKeys = Object.keys(metadata)
+  lastMetadataValues = lastMetadataKeys.map((k) => metadata[k] as string)
+  lastMetadataJson = json
+  return json
+}
+
+function dataJson(data: Data): string {
+  if (data === null || data === undefined) return 'null'
+  if (Buffer.isBuffer(data)) return '"' + data.toString('base64') + '"'
+  return goEscape(goJsonUnescaped(data))
+}
+
+/**
+ * Serialises a record as one line of OpenCDC JSON (no newline), byte for byte as Conduit writes it
+ * (`opencdc.Record.Bytes()`, Go's encoder): fields in the order position, operation, metadata, key,
+ * payload; metadata and structured data with sorted keys at every depth; position and raw data as
+ * base64; `<`, `>`, `&`, U+2028 and U+2029 escaped (`\u003c`, ...); missing data as `null`.
+ *
+ * Fast when the record is already in Go's form: keys already sorted cost one check per object
+ * (no sort, no copy), metadata equal to the previous record's reuses its text, and escaping scans
+ * only the metadata and structured data (never the base64 parts).
+ */
 export function recordToJson(record: PipelineRecord): string {
-  return JSON.stringify(recordToJsonValue(record))
+  // Only metadata and structured data can hold the characters Go escapes (base64 and operation
+  // names cannot), so each is escaped on its own and the line is never scanned again.
+  return (
+    '{"position":"' +
+    record.position.toString('base64') +
+    '","operation":"' +
+    record.operation +
+    '","metadata":' +
+    metadataJson(record.metadata) +
+    ',"key":' +
+    dataJson(record.key) +
+    ',"payload":{"before":' +
+    dataJson(record.payload.before) +
+    ',"after":' +
+    dataJson(record.payload.after) +
+    '}}'
+  )
 }
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
@@ -202,9 +266,12 @@ export function recordFromJson(text: string | Buffer): PipelineRecord {
   return recordFromJsonValue(parsed)
 }
 
-/** Raw bytes of a key or payload part: raw data as is, structured data as its JSON (Conduit's `Data.Bytes()`). */
+/**
+ * Raw bytes of a key or payload part, as Conduit's `Data.Bytes()`: raw data as is, structured data
+ * as Go's JSON (sorted keys, HTML-safe escaping), nothing as `null`.
+ */
 export function dataBytes(data: Data): Buffer | null {
-  if (data === null) return null
+  if (data === null || data === undefined) return null
   if (Buffer.isBuffer(data)) return data
-  return Buffer.from(JSON.stringify(data))
+  return Buffer.from(goEscape(goJsonUnescaped(data)))
 }

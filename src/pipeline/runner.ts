@@ -5,7 +5,7 @@
  *
  * States: `running`, `recovering` (waiting to restart after an error), `degraded` (stopped by a
  * fatal error: a failed DLQ write, the nack threshold exceeded, a connector breaking the ack
- * protocol) and `stopped`. The backoff goes 1 s, 2 s, 4 s, … up to 10 min (Conduit's), and starts
+ * protocol, settings refused when the plugins are made) and `stopped`. The backoff goes 1 s, 2 s, 4 s, … up to 10 min (Conduit's), and starts
  * over once a restarted pipeline acknowledges something.
  *
  * Each source's last acknowledged position is stored in `<stateDir>/positions/` and handed back as
@@ -28,12 +28,15 @@ import { isTributaryError } from '../core/errors.ts'
 import { createLogger, type Logger } from '../core/logger.ts'
 import type { ConnectorContext } from './connector.ts'
 import { DeadLetterQueue } from './dlq.ts'
-import { asError, isFatal } from './fatal.ts'
+import { asError, isFatal, markFatal } from './fatal.ts'
 import { pipelineObserver } from './metrics.ts'
 import { PositionStore } from './position-store.ts'
 import { DestinationTask, ProcessorTask, SourceTask } from './tasks.ts'
 import { newCounters, Worker, type PipelineCounters, type TaskNode } from './worker.ts'
 import type { ConnectorSpec, PipelineSpec, ProcessorSpec } from './config.ts'
+
+/** Error codes that stop a pipeline for good when making its plugins throws them: a restart would meet them again. */
+const BUILD_FATAL: ReadonlySet<string> = new Set(['TRIB_PIPELINE_CONFIG', 'TRIB_CONNECTOR_SETTINGS'])
 
 /** A pipeline's state. */
 export type PipelineState = 'running' | 'stopped' | 'degraded' | 'recovering'
@@ -261,7 +264,12 @@ export class PipelineRunner {
       let worker: Worker | undefined
       let error: unknown
       try {
-        worker = this.#build()
+        try {
+          worker = this.#build()
+        } catch (err) {
+          // Settings that fail when the plugins are made fail the same way on every restart.
+          throw isTributaryError(err) && BUILD_FATAL.has(err.code) ? markFatal(err) : err
+        }
         this.#worker = worker
         await worker.open(signal)
         if (signal.aborted) break

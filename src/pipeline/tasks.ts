@@ -23,7 +23,7 @@ import type { Batch } from './batch.ts'
 import type { Destination, Source } from './connector.ts'
 import { asError, markFatal } from './fatal.ts'
 import type { PipelineProcessor, ProcessedRecord } from './processor.ts'
-import type { PipelineRecord } from './record.ts'
+import { MetadataKeys, type PipelineRecord } from './record.ts'
 
 /** Counts a task adds to while it works (the pipeline's counters). */
 export interface TaskCounters {
@@ -33,7 +33,9 @@ export interface TaskCounters {
   nacked: number
 }
 
-/** Reads batches from a source. */
+const SOURCE_CONNECTOR_ID = MetadataKeys.sourceConnectorId
+
+/** Reads batches from a source and sets `conduit.source.connector.id` on each record. */
 export class SourceTask {
   readonly id: string
   readonly plugin: string
@@ -52,11 +54,17 @@ export class SourceTask {
   /** The next records; `[]` when `signal` aborted. Throws `TRIB_PIPELINE_ACK` for a record without a position. */
   async read(signal: AbortSignal): Promise<PipelineRecord[]> {
     const records = await this.source.read(signal)
+    const id = this.id
     for (let i = 0; i < records.length; i++) {
-      const position = records[i]?.position
+      const record = records[i]
+      const position = record?.position
       if (!Buffer.isBuffer(position) || position.length === 0) {
         throw markFatal(new TributaryError('TRIB_PIPELINE_ACK', `source ${this.id}: record ${i} of the batch read has an empty position; every record needs one to be acknowledged`))
       }
+      // Conduit's source node stamps every record with the connector's id. Connectors that know
+      // it may set it already (in sorted key order, which keeps the JSON writer's fast path).
+      const metadata = record.metadata
+      if (metadata[SOURCE_CONNECTOR_ID] !== id) metadata[SOURCE_CONNECTOR_ID] = id
     }
     return records
   }

@@ -114,6 +114,46 @@ describe('pipeline files', () => {
     assert.match(configError(GOOD.replace('window-size: 5', 'window-size: -1')), /^p\.yaml:\d+: pipelines\[0\]\.dead-letter-queue\.window-size: /)
   })
 
+  it('processor settings are checked at load time: a bad template or reference names file, line and setting', () => {
+    const builtins = new PluginRegistry({ connectors: [testArrayPlugin, testMemoryPlugin] })
+    const file = (processor: string): string => `version: "2.2"
+pipelines:
+  - id: p
+    connectors:
+      - { id: src, type: source, plugin: test-array, settings: { store: cfg, count: 1 } }
+      - { id: dst, type: destination, plugin: test-memory, settings: { store: cfg-dst } }
+    processors:
+      - id: bad
+${processor}
+`
+    const template = configError(file(`        plugin: field.set
+        settings:
+          field: .Payload.After.x
+          value: '{{ upper .Key }}'`), builtins)
+    assert.match(template, /^p\.yaml:12: pipelines\[0\]\.processors\[0\]\.settings\.value: processor "p:bad" \(field\.set\): setting "value": template "\{\{ upper \.Key \}\}": .*upper/)
+    const reference = configError(file(`        plugin: field.exclude
+        settings: { fields: '.Payload.Middle' }`), builtins)
+    assert.match(reference, /^p\.yaml:10: pipelines\[0\]\.processors\[0\]\.settings\.fields: processor "p:bad" \(field\.exclude\): setting "fields": /)
+    const script = configError(file(`        plugin: custom.javascript
+        settings: { script: 'function process(r) { return r' }`), builtins)
+    assert.match(script, /^p\.yaml:10: pipelines\[0\]\.processors\[0\]\.settings\.script: .*does not compile/)
+  })
+
+  it('connector checks that need no I/O run at load time (a kafka source without topics)', () => {
+    const message = configError(`version: "2.2"
+pipelines:
+  - id: k
+    connectors:
+      - id: src
+        type: source
+        plugin: builtin:kafka
+        settings:
+          servers: 127.0.0.1:9092
+      - { id: dst, type: destination, plugin: log }
+`, new PluginRegistry())
+    assert.match(message, /^p\.yaml:\d+: pipelines\[0\]\.connectors\[0\]\.settings(\.topics)?: .*"topics" is required/)
+  })
+
   it('structural mistakes name the field', () => {
     assert.match(configError(GOOD.replace('type: source', 'type: sink')), /^p\.yaml:9: pipelines\[0\]\.connectors\[0\]\.type: expected one of "source", "destination", got "sink"$/)
     assert.match(configError(GOOD.replace('  - id: second', '  - id: first')), /pipelines\[1\]\.id: pipeline id "first" is used twice/)

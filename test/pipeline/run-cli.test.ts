@@ -93,6 +93,14 @@ describe('tributary run (child process)', () => {
       const failed = run(['run', bad, '--plugins', path.join(fixtures, 'plugins.ts')])
       assert.equal(await failed.exit, 1)
       assert.match(failed.err(), /bad\.yaml:7: pipelines\[0\]\.connectors\[0\]\.plugin: unknown connector plugin "test-countr"; plugins that exist for a source: .*test-counter.* \(TRIB_PIPELINE_CONFIG\)/)
+      const template = path.join(dir, 'template.yaml')
+      fs.writeFileSync(
+        template,
+        fs.readFileSync(path.join(fixtures, 'counter.yaml'), 'utf8').replace('    dead-letter-queue:', "    processors:\n      - id: upper\n        plugin: field.set\n        settings:\n          field: .Metadata.k\n          value: '{{ upper .Key }}'\n    dead-letter-queue:"),
+      )
+      const checked = run(['run', template, '--check', '--plugins', path.join(fixtures, 'plugins.ts')])
+      assert.equal(await checked.exit, 1, checked.out())
+      assert.match(checked.err(), /template\.yaml:18: pipelines\[0\]\.processors\[0\]\.settings\.value: processor "counter:upper" \(field\.set\): setting "value": template .*upper.* \(TRIB_PIPELINE_CONFIG\)/)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })
     }

@@ -10,6 +10,7 @@ import { pipelineRoutes } from '../../src/pipeline/http-routes.ts'
 import { PluginRegistry } from '../../src/pipeline/registry.ts'
 import { PipelineRunner } from '../../src/pipeline/runner.ts'
 import { PipelineService } from '../../src/pipeline/service.ts'
+import { customJavascript } from '../../src/pipeline/processors/javascript.ts'
 import { startHttpServer } from '../../src/server/index.ts'
 import { MemoryDestination, n, testArrayPlugin, testMemoryPlugin, testNackPlugin, testStores } from './helpers.ts'
 
@@ -82,6 +83,17 @@ describe('PipelineRunner', () => {
     assert.deepEqual({ ...r.counters }, { read: 95, written: 95, filtered: 0, nacked: 0, dlq: 0, acked: 95, inFlight: 0 })
   })
 
+  it("sets conduit.source.connector.id on every record read, as Conduit's runtime does", async () => {
+    const { yaml, store } = spec({ count: 12 })
+    const r = runner(yaml)
+    r.start()
+    await r.waitFor((x) => x.counters.acked === 12)
+    await r.stop()
+    const written = testStores.get(`${store}-dst`)?.destination?.written ?? []
+    assert.equal(written.length, 12)
+    for (const rec of written) assert.equal(rec.metadata['conduit.source.connector.id'], `${store}:src`)
+  })
+
   it('restarts from the stored position: the source gets it as lastPosition', async () => {
     const { yaml, store } = spec({ count: 30 })
     const stateDir = tmp()
@@ -135,6 +147,28 @@ describe('PipelineRunner', () => {
     assert.equal(r.lastError?.message, 'bad record 12')
     assert.equal(r.counters.acked, 12, 'acked up to the nacked record, never past it')
     await r.stop()
+  })
+
+  it('a settings error when the pipeline is built (TRIB_PIPELINE_CONFIG) is fatal: degraded at once, no restarts', async () => {
+    const dir = tmp()
+    const scriptPath = path.join(dir, 'script.js')
+    fs.writeFileSync(scriptPath, 'function process(r) { return r }\n')
+    const withJs = new PluginRegistry({ builtins: false, connectors: [testArrayPlugin, testMemoryPlugin], processors: [customJavascript] })
+    const { yaml } = spec({ count: 5 })
+    const text = yaml.replace('    dead-letter-queue:', `    processors:\n      - { id: js, plugin: custom.javascript, settings: { script.path: ${JSON.stringify(scriptPath)} } }\n    dead-letter-queue:`)
+    const [p] = parsePipelineYaml(text, 't.yaml', withJs).pipelines
+    fs.rmSync(scriptPath) // the file checked at load time is gone when the pipeline starts
+    const r = new PipelineRunner(p, { stateDir: tmp(), backoff: { initialMs: 10 }, metrics: false })
+    r.start()
+    await r.waitFor('degraded')
+    const status = r.status()
+    assert.equal(status.lastError?.code, 'TRIB_PIPELINE_CONFIG')
+    assert.equal(status.lastError?.fatal, true)
+    assert.match(status.lastError?.message ?? '', /script\.path/)
+    assert.equal(status.restarts, 0)
+    assert.equal(r.counters.read, 0)
+    await r.stop()
+    assert.equal(r.state, 'degraded')
   })
 
   it('a failing DLQ write: degraded, fatal TRIB_PIPELINE_DLQ, nothing acked past the last record safely written', async () => {

@@ -24,7 +24,8 @@ import { tributaryLogConnector } from './tributary-log/plugin.ts'
 export { fileConnector, generatorConnector, kafkaConnector, logConnector, postgresConnector, tributaryLogConnector }
 export { registerLog } from './tributary-log/plugin.ts'
 export { parseConnectorSettings, connectorSettings, parseGoDuration, SDK_SETTINGS, type SettingsReader } from './settings.ts'
-export { conduitRecordJson, conduitDataBytes, goJson } from './opencdc-json.ts'
+export { recordToJson as conduitRecordJson, dataBytes as conduitDataBytes } from '../record.ts' // earlier names of the record module's encoder
+export { goJsonMarshal as goJson } from '../go-format.ts'
 
 /** Every builtin connector plugin. */
 export const builtinConnectors: readonly ConnectorPlugin<any>[] = [generatorConnector, fileConnector, kafkaConnector, logConnector, tributaryLogConnector, postgresConnector]

@@ -17,8 +17,7 @@
  * @module
  */
 import { compileTemplate } from '../template.ts'
-import type { PipelineRecord } from '../record.ts'
-import { conduitDataBytes, conduitRecordJson } from './opencdc-json.ts'
+import { dataBytes, recordToJson, type PipelineRecord } from '../record.ts'
 import type { SettingsReader } from './settings.ts'
 
 export type RecordFormatName = 'opencdc/json' | 'template' | 'payload'
@@ -58,7 +57,7 @@ export function readRecordFormat(s: SettingsReader, allowed: readonly RecordForm
 }
 
 /** Conduit's default: the record as OpenCDC JSON. */
-export const opencdcJson: RecordFormat = { name: 'opencdc/json', encode: (record) => Buffer.from(conduitRecordJson(record)) }
+export const opencdcJson: RecordFormat = { name: 'opencdc/json', encode: (record) => Buffer.from(recordToJson(record)) }
 
 /** `payload.after` as bytes. */
-export const payloadFormat: RecordFormat = { name: 'payload', encode: (record) => conduitDataBytes(record.payload.after) }
+export const payloadFormat: RecordFormat = { name: 'payload', encode: (record) => dataBytes(record.payload.after) }

@@ -65,7 +65,7 @@ describe('generator source', () => {
       assert.equal(typeof after.ok, 'boolean')
       assert.equal(typeof after.score, 'number')
       assert.equal((after.took as number) % 1_000_000_000, 0, 'a duration is whole seconds in nanoseconds')
-      assert.deepEqual(Object.keys(r.metadata), ['opencdc.createdAt', 'opencdc.readAt'])
+      assert.deepEqual(Object.keys(r.metadata), ['conduit.source.connector.id', 'opencdc.createdAt', 'opencdc.readAt'])
       assert.ok(BigInt(r.metadata['opencdc.createdAt']) >= before - 1_000_000n)
     }
     await source.teardown()

@@ -40,7 +40,7 @@ describe('kafka connector (Conduit settings on the Kafka backend)', () => {
         assert.deepEqual({ ...position, GroupID: 'g' }, { GroupID: 'g', Topic: topic, Partition: 0, Offset: 0 })
         assert.equal((records[0].key as Buffer).toString(), 'k0')
         assert.equal((records[0].payload.after as Buffer).toString(), '{"n":0}', 'payload.after is the raw value')
-        assert.deepEqual(Object.keys(records[0].metadata).sort(), ['opencdc.collection', 'opencdc.createdAt', 'opencdc.readAt'])
+        assert.deepEqual(Object.keys(records[0].metadata).sort(), ['conduit.source.connector.id', 'opencdc.collection', 'opencdc.createdAt', 'opencdc.readAt'])
         assert.equal(records[0].metadata['opencdc.collection'], topic)
         assert.equal(records[0].metadata['opencdc.createdAt'], '1700000000000000000')
         await first.ack(records.slice(0, 2).map((r) => r.position))

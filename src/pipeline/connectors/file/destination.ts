@@ -22,8 +22,7 @@ import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { TributaryError } from '../../../core/errors.ts'
 import type { ConnectorContext, Destination, DestinationAck } from '../../connector.ts'
-import type { PipelineRecord } from '../../record.ts'
-import { conduitRecordJson } from '../opencdc-json.ts'
+import { recordToJson, type PipelineRecord } from '../../record.ts'
 import type { FileSettings } from './settings.ts'
 
 const NEWLINE = 0x0a
@@ -142,7 +141,7 @@ export class FileDestination implements Destination {
       const lines: string[] = new Array(records.length)
       let units = 0
       for (let i = 0; i < records.length; i++) {
-        const line = conduitRecordJson(records[i])
+        const line = recordToJson(records[i])
         lines[i] = line
         units += line.length + 1
       }

@@ -159,6 +159,7 @@ export class FileSource implements Source {
     if (pending.length === 0) return records
     const path = this.#settings.path
     const readAt = unixNanos()
+    const sourceId = this.#ctx.connectorId
     let start = 0
     let offset = this.#offset
     let lines = this.#lines
@@ -168,7 +169,7 @@ export class FileSource implements Source {
       records.push({
         position: Buffer.from(String(offset), 'latin1'),
         operation: 'create',
-        metadata: { [METADATA_FILE_PATH]: path, 'opencdc.readAt': readAt },
+        metadata: { 'conduit.source.connector.id': sourceId, [METADATA_FILE_PATH]: path, 'opencdc.readAt': readAt },
         key: Buffer.from(String(lines), 'latin1'),
         payload: { before: null, after: pending.subarray(start, nl) },
       })

@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { TributaryError } from '../../../core/errors.ts'
 import type { ConnectorContext, Source } from '../../connector.ts'
 import { unixNanos, type Data, type PipelineRecord, type StructuredData } from '../../record.ts'
-import { goTime } from '../opencdc-json.ts'
+import { goTime } from '../../go-format.ts'
 import type { CollectionSpec, GeneratorSettings } from './settings.ts'
 import { WORDS, WORD_BYTES } from './words.ts'
 
@@ -156,6 +156,7 @@ export class GeneratorSource implements Source {
     const nanos = unixNanos(now)
     const clock: BatchClock = { nanos, time: goTime(new Date(now)) }
     const collections = this.#collections
+    const sourceId = this.#ctx.connectorId
     const records: PipelineRecord[] = new Array(n)
     for (let i = 0; i < n; i++) {
       const collection = collections.length === 1 ? collections[0] : collections[Math.floor(Math.random() * collections.length)]
@@ -168,9 +169,12 @@ export class GeneratorSource implements Source {
         before = payload(collection, clock)
         after = payload(collection, clock)
       } else before = payload(collection, clock)
-      // Keys in sorted order, so the OpenCDC JSON writer needs no sorting.
+      // Keys in sorted order, so the OpenCDC JSON writer needs no sorting; the source connector id
+      // is the runtime's (it sets it anyway), placed here where it sorts.
       const metadata: { [key: string]: string } =
-        spec.name === '' ? { 'opencdc.createdAt': nanos, 'opencdc.readAt': nanos } : { 'opencdc.collection': spec.name, 'opencdc.createdAt': nanos, 'opencdc.readAt': nanos }
+        spec.name === ''
+          ? { 'conduit.source.connector.id': sourceId, 'opencdc.createdAt': nanos, 'opencdc.readAt': nanos }
+          : { 'conduit.source.connector.id': sourceId, 'opencdc.collection': spec.name, 'opencdc.createdAt': nanos, 'opencdc.readAt': nanos }
       records[i] = {
         position: Buffer.from(String(this.#next++), 'latin1'),
         operation,

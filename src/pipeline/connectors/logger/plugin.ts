@@ -15,8 +15,7 @@
 import type { ZodType } from 'zod'
 import type { Logger } from '../../../core/logger.ts'
 import type { ConnectorContext, ConnectorPlugin, Destination, DestinationAck } from '../../connector.ts'
-import type { PipelineRecord } from '../../record.ts'
-import { conduitRecordJson } from '../opencdc-json.ts'
+import { recordToJson, type PipelineRecord } from '../../record.ts'
 import { connectorSettings } from '../settings.ts'
 
 /** The levels Conduit's log destination accepts. */
@@ -56,7 +55,7 @@ export class LogDestination implements Destination {
     const acks: DestinationAck[] = new Array(records.length)
     for (let i = 0; i < records.length; i++) {
       const record = records[i]
-      if (enabled) logger[level]({ record: JSON.parse(conduitRecordJson(record)) }, message)
+      if (enabled) logger[level]({ record: JSON.parse(recordToJson(record)) }, message)
       acks[i] = { position: record.position }
     }
     return acks

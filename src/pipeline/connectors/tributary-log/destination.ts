@@ -22,8 +22,7 @@ import { TributaryError, isTributaryError } from '../../../core/errors.ts'
 import type { ProduceRecord } from '../../../core/record.ts'
 import type { LogProducer } from '../../../log/index.ts'
 import type { ConnectorContext, Destination, DestinationAck } from '../../connector.ts'
-import type { PipelineRecord } from '../../record.ts'
-import { conduitDataBytes } from '../opencdc-json.ts'
+import { dataBytes, type PipelineRecord } from '../../record.ts'
 import type { RecordFormat } from '../record-format.ts'
 import type { LogLease } from './log-registry.ts'
 import { METADATA_KAFKA_HEADER_PREFIX, acquireConnectorLog } from './source.ts'
@@ -106,7 +105,7 @@ export class LogDestination implements Destination {
       }
       acks[i] = { position: record.position }
       topics.add(topic)
-      const out: ProduceRecord = { topic, key: conduitDataBytes(record.key), value: format.encode(record) }
+      const out: ProduceRecord = { topic, key: dataBytes(record.key), value: format.encode(record) }
       if (withHeaders) {
         let headers: [string, Buffer][] | undefined
         for (const name in record.metadata) {

@@ -169,6 +169,7 @@ export class LogSource implements Source {
 
   #toRecords(batch: LogRecord[]): PipelineRecord[] {
     const readAt = unixNanos()
+    const sourceId = this.#ctx.connectorId
     const records: PipelineRecord[] = new Array(batch.length)
     const flight: InFlightBatch = { positions: new Array(batch.length), parts: new Array(batch.length), offsets: new Array(batch.length), epoch: this.#epoch, next: 0 }
     let part: PartitionInfo | undefined
@@ -182,12 +183,23 @@ export class LogSource implements Source {
         lastMs = r.timestamp
         createdAt = Number.isSafeInteger(lastMs) && lastMs > 0 ? lastMs + '000000' : unixNanos(lastMs)
       }
-      // Keys in sorted order (kafka.header.* < opencdc.*), so the OpenCDC JSON writer needs no sorting.
-      const metadata: { [key: string]: string } = {}
-      for (const [name, value] of r.headers) metadata[METADATA_KAFKA_HEADER_PREFIX + name] = value.toString('utf8')
-      metadata['opencdc.collection'] = r.topic
-      metadata['opencdc.createdAt'] = createdAt
-      metadata['opencdc.readAt'] = readAt
+      // Keys in sorted order (conduit.* < kafka.header.* < opencdc.*), so the OpenCDC JSON writer
+      // needs no sorting; the source connector id is the runtime's, placed here where it sorts.
+      const headers = r.headers
+      let metadata: { [key: string]: string }
+      if (headers.length === 0) {
+        // One literal: allocated at its final size, one shape for every record.
+        metadata = { 'conduit.source.connector.id': sourceId, 'opencdc.collection': r.topic, 'opencdc.createdAt': createdAt, 'opencdc.readAt': readAt }
+      } else {
+        metadata = { 'conduit.source.connector.id': sourceId }
+        for (let h = 0; h < headers.length; h++) {
+          const header = headers[h]
+          metadata[METADATA_KAFKA_HEADER_PREFIX + header[0]] = header[1].toString('utf8')
+        }
+        metadata['opencdc.collection'] = r.topic
+        metadata['opencdc.createdAt'] = createdAt
+        metadata['opencdc.readAt'] = readAt
+      }
       records[i] = { position, operation: 'create', metadata, key: r.key, payload: { before: null, after: r.value } }
       flight.positions[i] = position
       flight.parts[i] = part

@@ -1,0 +1,41 @@
+import assert from 'node:assert/strict'
+import { describe, it } from 'node:test'
+import { createRecord, dataBytes, recordFromJson, recordToJson } from '../../src/pipeline/record.ts'
+import { goJsonMarshal } from '../../src/pipeline/go-format.ts'
+
+describe("record JSON is Conduit's, byte for byte", () => {
+  it('sorts metadata and structured keys at every depth and escapes <, >, & as Go does', () => {
+    const record = createRecord({ position: Buffer.from('7'), metadata: { 'z.last': 'a&b', 'a.first': '<x>' }, key: { k: 1 }, after: { b: { d: [1, { f: 1, e: 2 }], c: '>' }, a: 'u\u2028' } })
+    assert.equal(
+      recordToJson(record),
+      '{"position":"Nw==","operation":"create","metadata":{"a.first":"\\u003cx\\u003e","z.last":"a\\u0026b"},"key":{"k":1},"payload":{"before":null,"after":{"a":"u\\u2028","b":{"c":"\\u003e","d":[1,{"e":2,"f":1}]}}}}',
+    )
+    assert.deepEqual(recordFromJson(recordToJson(record)).metadata, record.metadata)
+  })
+
+  it('writes sorted, unescaped records as JSON.stringify would (the fast path), and raw data as base64', () => {
+    const record = createRecord({ position: Buffer.from('p'), operation: 'update', metadata: { a: '1', b: '2' }, key: 'k', before: 'x', after: { n: 1, s: 'plain' } })
+    assert.equal(recordToJson(record), '{"position":"cA==","operation":"update","metadata":{"a":"1","b":"2"},"key":"aw==","payload":{"before":"eA==","after":{"n":1,"s":"plain"}}}')
+  })
+
+  it('never reuses the JSON of earlier metadata that differs (a changed value, another order, a key more)', () => {
+    const record = createRecord({ position: Buffer.from('1'), metadata: { a: '1', b: '2' } })
+    assert.match(recordToJson(record), /"metadata":\{"a":"1","b":"2"\}/)
+    record.metadata.b = '3'
+    assert.match(recordToJson(record), /"metadata":\{"a":"1","b":"3"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('2'), metadata: { b: '3', a: '1' } })), /"metadata":\{"a":"1","b":"3"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('3'), metadata: { a: '1', b: '3', c: '<' } })), /"metadata":\{"a":"1","b":"3","c":"\\u003c"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('4'), metadata: { a: '1' } })), /"metadata":\{"a":"1"\}/)
+    assert.match(recordToJson(createRecord({ position: Buffer.from('5') })), /"metadata":\{\}/)
+  })
+
+  it("dataBytes is Conduit's Data.Bytes(): structured data as Go's JSON", () => {
+    assert.equal(dataBytes({ b: '<', a: 1 })?.toString(), '{"a":1,"b":"\\u003c"}')
+    assert.equal(dataBytes(Buffer.from('raw'))?.toString(), 'raw')
+    assert.equal(dataBytes(null), null)
+  })
+
+  it('one Go JSON encoder: dates as Go writes time.Time, bytes as base64, bigints as numbers', () => {
+    assert.equal(goJsonMarshal({ t: new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 120)), u: new Date(Date.UTC(2026, 0, 2)), b: Buffer.from([0, 255]), n: 10n }), '{"b":"AP8=","n":10,"t":"2026-01-02T03:04:05.12Z","u":"2026-01-02T00:00:00Z"}')
+  })
+})
