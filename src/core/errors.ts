@@ -69,6 +69,9 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // ingest/
+  /** An ingestion job config is invalid; the message names the file, the line and the field. */
+  TRIB_INGEST_CONFIG: 'TRIB_INGEST_CONFIG',
 } as const
 
 /** One of the stable error codes. */
