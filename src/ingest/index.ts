@@ -6,3 +6,6 @@
 export * from './column-types.ts'
 export * from './job-config.ts'
 export * from './row-mapper.ts'
+export * from './upsert.ts'
+export * from './retry-handler.ts'
+export * from './rate-limiter.ts'
