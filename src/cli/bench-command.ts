@@ -47,5 +47,16 @@ export function benchCommand(): Command {
       const { runMonitorBench } = await import('../bench/monitor-bench.ts')
       runMonitorBench({ groups: opts.groups, partitions: opts.partitions, commits: opts.commits, decodeRecords: opts.decode, json: opts.json ?? false })
     })
+  bench
+    .command('pipeline')
+    .description('pipeline runtime end to end beside a ceiling without it: generator-file, log-log (embedded file log), kafka-kafka')
+    .option('--case <name...>', 'cases to run (default all): generator-file, log-log, kafka-kafka')
+    .option('--records <n>', 'records per case (default 1,000,000; kafka-kafka 500,000)', positiveInt)
+    .option('--json', 'print one JSON object per case')
+    .action(async (opts: { case?: string[]; records?: number; json?: boolean }) => {
+      if (!opts.json) console.log(`# machine: ${machine()}`)
+      const { runPipelineBench } = await import('../bench/pipeline-bench.ts')
+      await runPipelineBench({ cases: opts.case, records: opts.records, json: opts.json ?? false })
+    })
   return bench
 }

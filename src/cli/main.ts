@@ -10,6 +10,7 @@ import { runDemo } from './demo.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
 import { logOption, positiveInt } from './options.ts'
+import { runCommand } from './run-command.ts'
 
 /** Builds the command tree (exported for tests). */
 export function program(): Command {
@@ -28,6 +29,7 @@ export function program(): Command {
     })
   root.addCommand(benchCommand())
   root.addCommand(monitorCommand())
+  root.addCommand(runCommand())
   return root
 }
 

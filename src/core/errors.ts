@@ -72,6 +72,29 @@ export const ErrorCodes = {
   // ingest/
   /** An ingestion job config is invalid; the message names the file, the line and the field. */
   TRIB_INGEST_CONFIG: 'TRIB_INGEST_CONFIG',
+  // pipeline runtime (src/pipeline)
+  /** A pipeline file is invalid; the message names the file, the line and the field. */
+  TRIB_PIPELINE_CONFIG: 'TRIB_PIPELINE_CONFIG',
+  // pipeline processors (src/pipeline/processors, references, templates)
+  /** A processor could not process one record; the message names the processor, the field and the record's position. */
+  TRIB_PIPELINE_RECORD: 'TRIB_PIPELINE_RECORD',
+  // pipeline connectors
+  /** A connector's settings are invalid; the message names each bad setting. */
+  TRIB_CONNECTOR_SETTINGS: 'TRIB_CONNECTOR_SETTINGS',
+  /** A source's stored position does not fit its input (bad format, past the end of a file, another consumer group). */
+  TRIB_CONNECTOR_POSITION: 'TRIB_CONNECTOR_POSITION',
+  /** A connector could not read or write its data (corrupt or vanished input, a failed write); the message names the file and the byte offset. */
+  TRIB_CONNECTOR_IO: 'TRIB_CONNECTOR_IO',
+  /** The dead-letter queue refused a nack: more nacks in its window than `window-nack-threshold`. */
+  TRIB_PIPELINE_NACK: 'TRIB_PIPELINE_NACK',
+  /** A write to the dead-letter queue failed; the pipeline is degraded. */
+  TRIB_PIPELINE_DLQ: 'TRIB_PIPELINE_DLQ',
+  /** A connector broke the ack protocol: acks not matching the written positions, or an empty position to ack. */
+  TRIB_PIPELINE_ACK: 'TRIB_PIPELINE_ACK',
+  /** A pipeline processor threw, or returned no outcomes, too many, or an invalid one. */
+  TRIB_PIPELINE_PROCESSOR: 'TRIB_PIPELINE_PROCESSOR',
+  /** Records marked for retry were retried more often than allowed (attempts or stalls). */
+  TRIB_PIPELINE_RETRY: 'TRIB_PIPELINE_RETRY',
 } as const
 
 /** One of the stable error codes. */

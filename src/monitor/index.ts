@@ -44,4 +44,4 @@ export { createNotifier, templateData, type Notifier, type NotificationEvent, ty
 export { decideNotification, type NotifyRules, type NotifyState, type NotifyDecision } from './notify-rules.ts'
 export { NotifyCoordinator, type NotifyCoordinatorOptions } from './notify-coordinator.ts'
 export { LeaderElector, type LeaderElectorOptions } from './leader.ts'
-export { buildApi, type MonitorView } from './api.ts'
+export { buildApi, monitorRoutes, MAX_PARAM_LENGTH, type MonitorView, type MonitorRoutesOptions, type MonitorRouteModule } from './api.ts'
