@@ -72,6 +72,8 @@ export const ErrorCodes = {
   // ingest/
   /** An ingestion job config is invalid; the message names the file, the line and the field. */
   TRIB_INGEST_CONFIG: 'TRIB_INGEST_CONFIG',
+  /** A message could not become a row of its job's table (not JSON, a null primary key, a missing event time, a value that does not fit); it goes to the job's DLQ. */
+  TRIB_INGEST_ROW: 'TRIB_INGEST_ROW',
   // pipeline runtime (src/pipeline)
   /** A pipeline file is invalid; the message names the file, the line and the field. */
   TRIB_PIPELINE_CONFIG: 'TRIB_PIPELINE_CONFIG',
