@@ -97,6 +97,15 @@ export const ErrorCodes = {
   TRIB_PIPELINE_PROCESSOR: 'TRIB_PIPELINE_PROCESSOR',
   /** Records marked for retry were retried more often than allowed (attempts or stalls). */
   TRIB_PIPELINE_RETRY: 'TRIB_PIPELINE_RETRY',
+  // pipeline: PostgreSQL connectors
+  /** A PostgreSQL connector setting is wrong, or the server does not allow what it asks for; the message names the setting. */
+  TRIB_POSTGRES_CONFIG: 'TRIB_POSTGRES_CONFIG',
+  /** The PostgreSQL server could not be reached, or went away and did not come back within the retries. */
+  TRIB_POSTGRES_UNAVAILABLE: 'TRIB_POSTGRES_UNAVAILABLE',
+  /** A record could not be written by the PostgreSQL destination (a nack); details carry PostgreSQL's error code. */
+  TRIB_POSTGRES_WRITE: 'TRIB_POSTGRES_WRITE',
+  /** The logical replication stream of the PostgreSQL source failed or sent something it cannot decode. */
+  TRIB_POSTGRES_REPLICATION: 'TRIB_POSTGRES_REPLICATION',
 } as const
 
 /** One of the stable error codes. */

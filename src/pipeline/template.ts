@@ -705,9 +705,10 @@ export function isTemplate(source: string): boolean {
  * Compiles a processor `condition`. The rendered text is read as Go's `strconv.ParseBool` does
  * (`1 t T TRUE true True` / `0 f F FALSE false False`); anything else makes the returned function
  * throw a `TRIB_PIPELINE_RECORD` error naming `where`, the output and the record's position, as
- * Conduit fails the record.
+ * Conduit fails the record. A blank condition is no condition: always true.
  */
 export function compileCondition(source: string, where: string): (record: PipelineRecord) => boolean {
+  if (source.trim() === '') return () => true // no condition: the processor runs on every record, as in Conduit
   const template = compileTemplate(source, where)
   return (record) => {
     const out = template(record)

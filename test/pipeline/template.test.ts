@@ -200,6 +200,10 @@ describe('conditions', () => {
     )
   })
 
+  it('a blank condition is no condition', () => {
+    assert.equal(compileCondition('  ', 'c')(record), true)
+  })
+
   it('an unsupported condition fails when compiled', () => {
     assert.throws(() => compileCondition('{{ contains .Metadata.table "u" }}', 'processors[0].condition'), (err) => isTributaryError(err, 'TRIB_PIPELINE_CONFIG') && /processors\[0\]\.condition/.test(err.message))
   })

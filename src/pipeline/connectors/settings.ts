@@ -99,7 +99,8 @@ export function parseGoDuration(text: string): number | string {
 }
 
 function textOf(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined
+  if (value === null) return '' // `path:` with nothing after it in YAML: empty, as in Conduit
+  if (value === undefined) return undefined
   if (typeof value === 'string') return value.trim()
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   return undefined

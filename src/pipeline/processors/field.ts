@@ -30,6 +30,9 @@ export const fieldSet: ProcessorPlugin<z.infer<typeof setSettings>> = {
     const label = describeProcessor(ctx, 'field.set')
     const ref = referenceSetting(label, 'field', settings.field)
     if (ref.target === 'position') throw settingError(label, 'field', 'it is not allowed to set .Position')
+    if (ref.fields.length === 0 && (ref.target === 'record' || ref.target === 'payload' || ref.target === 'metadata')) {
+      throw settingError(label, 'field', `${JSON.stringify(settings.field)} cannot take the template's text; set a metadata key, .Key, a payload side or a field inside them`)
+    }
     const value = compileTemplate(settings.value, `${label}: setting "value"`)
     return { process: perRecord(label, (record) => ref.set(record, value(record))) }
   },
@@ -192,6 +195,3 @@ export const fieldConvert: ProcessorPlugin<z.infer<typeof convertSettings>> = {
     }
   },
 }
-
-/** @internal for tests */
-export const _convert = { convert, convertInput, unixNanosToRfc3339 }

@@ -91,11 +91,33 @@ const PRELUDE = `
     Object.setPrototypeOf(copy, RawData.prototype);
     return copy;
   }
+  function importValue(v) {
+    if (v === null || typeof v !== 'object') return v;
+    if (ArrayBuffer.isView(v)) return toRaw(v);
+    var i;
+    if (Array.isArray(v)) {
+      var a = new Array(v.length);
+      for (i = 0; i < v.length; i++) a[i] = importValue(v[i]);
+      return a;
+    }
+    var o = {}, keys = Object.keys(v);
+    for (i = 0; i < keys.length; i++) o[keys[i]] = importValue(v[keys[i]]);
+    return o;
+  }
+  function importRecord(r) {
+    return {
+      Position: toRaw(r.position),
+      Operation: r.operation,
+      Metadata: importValue(r.metadata),
+      Key: importValue(r.key),
+      Payload: { Before: importValue(r.payload.before), After: importValue(r.payload.after) }
+    };
+  }
   global.RawData = RawData;
   global.StructuredData = StructuredData;
   global.Record = Record;
   global.logger = logger;
-  Object.defineProperty(global, '__toRaw', { value: toRaw });
+  Object.defineProperty(global, '__importRecord', { value: importRecord });
 })(globalThis, __log);
 `
 
@@ -133,7 +155,7 @@ interface JsRecord {
   Payload: { Before: unknown; After: unknown } | null | undefined
 }
 
-type Sandbox = { __batch?: BatchState; __toRaw: (b: Uint8Array) => Uint8Array } & { [k: string]: unknown }
+type Sandbox = { __batch?: BatchState; __importRecord: (r: PipelineRecord) => JsRecord } & { [k: string]: unknown }
 
 function isBytes(v: unknown): v is Uint8Array {
   return ArrayBuffer.isView(v) && Object.prototype.toString.call(v) === '[object Uint8Array]'
@@ -238,25 +260,18 @@ class JavascriptProcessor implements PipelineProcessor {
     }
   }
 
-  #data(d: Data): unknown {
-    if (d === null) return null
-    if (Buffer.isBuffer(d)) return this.#sandbox.__toRaw(d)
-    return structuredClone(d)
-  }
-
+  /** The record as the script sees it, built inside the context (its own objects, arrays and byte arrays). */
   #toJs(r: PipelineRecord): JsRecord {
-    return {
-      Position: this.#sandbox.__toRaw(r.position),
-      Operation: r.operation,
-      Metadata: { ...r.metadata },
-      Key: this.#data(r.key),
-      Payload: { Before: this.#data(r.payload.before), After: this.#data(r.payload.after) },
-    }
+    return this.#sandbox.__importRecord(r)
   }
 
   #fromJs(value: unknown, input: PipelineRecord): ProcessedRecord {
     if (value === null || value === undefined) return filterRecord()
     if (typeof value !== 'object') throw recordError(`process() must return a record or null, not a ${typeof value}`)
+    if (typeof (value as { then?: unknown }).then === 'function') throw recordError('process() returned a Promise; it must return the record (or null) itself')
+    if (Array.isArray(value) || !RECORD_FIELDS.some((f) => f in value)) {
+      throw recordError(`process() must return a record (the one it got, or new Record()) or null, not ${Array.isArray(value) ? 'an array' : 'an object without Position, Operation, Metadata, Key or Payload'}`)
+    }
     const js = value as JsRecord
     const op = js.Operation ?? 'create'
     if (typeof op !== 'string' || !(OPERATIONS as readonly string[]).includes(op)) {
@@ -279,6 +294,8 @@ class JavascriptProcessor implements PipelineProcessor {
     }
   }
 }
+
+const RECORD_FIELDS = ['Position', 'Operation', 'Metadata', 'Key', 'Payload']
 
 function toBytes(v: unknown, name: string): Buffer | null {
   if (v === null || v === undefined) return null

@@ -140,6 +140,8 @@ describe('file source', () => {
   it('bad settings name the setting', () => {
     assert.match(settingErrors(fileConnector, {}).join('\n'), /^path: "path" is required/m)
     assert.match(settingErrors(fileConnector, { path: '  ' }).join('\n'), /^path: "path" is required/m)
+    assert.match(settingErrors(fileConnector, { path: null }).join('\n'), /^path: "path" is required/m)
+    assert.match(settingErrors(fileConnector, { path: ['a'] }).join('\n'), /^path: "path" must be a string, number or boolean, got a list/m)
     assert.match(settingErrors(fileConnector, { path: 'x', 'sdk.record.format': 'debezium/json' }).join('\n'), /sdk\.record\.format: .*debezium\/json is not supported/)
     assert.match(settingErrors(fileConnector, { path: 'x', pollInterval: 'soon' }).join('\n'), /pollInterval: "pollInterval" is not a duration/)
     assert.match(settingErrors(fileConnector, { path: 'x', 'sdk.record.format': 'template' }).join('\n'), /sdk\.record\.format\.options: .*must hold the Go template/)
@@ -175,6 +177,31 @@ describe('file destination', () => {
     assert.deepEqual(back, records[0], 'a line reads back as the record')
   })
 
+  it('file → file gives the lines Conduit gives for the same input', async () => {
+    const dir = tempDir()
+    const input = path.join(dir, 'source.txt')
+    const output = path.join(dir, 'destination.txt')
+    fs.writeFileSync(input, 'a\nbb\nccc\n')
+    const source = await openSource(input)
+    const dest = fileConnector.destination!(settingsOf(fileConnector, { path: output }), context())
+    await dest.open(signal())
+    const records = await readN(source, 3)
+    for (const r of records) {
+      // What Conduit's runtime adds, and what its field.exclude of .Metadata["opencdc.readAt"] takes away.
+      r.metadata['conduit.source.connector.id'] = 'demo:in'
+      delete r.metadata['opencdc.readAt']
+    }
+    await dest.write(records, signal())
+    await Promise.all([source.teardown(), dest.teardown()])
+    const meta = `"metadata":{"conduit.source.connector.id":"demo:in","file.path":${JSON.stringify(input)}}`
+    assert.equal(
+      fs.readFileSync(output, 'utf8'),
+      `{"position":"Mg==","operation":"create",${meta},"key":"MQ==","payload":{"before":null,"after":"YQ=="}}\n` +
+        `{"position":"NQ==","operation":"create",${meta},"key":"Mg==","payload":{"before":null,"after":"YmI="}}\n` +
+        `{"position":"OQ==","operation":"create",${meta},"key":"Mw==","payload":{"before":null,"after":"Y2Nj"}}\n`,
+    )
+  })
+
   it('syncs once per batch, before acknowledging, and appends to an existing file', async () => {
     const file = path.join(tempDir(), 'sync.jsonl')
     fs.writeFileSync(file, '{"existing":true}\n')
@@ -205,6 +232,18 @@ describe('file destination', () => {
     assert.equal(lines[0], '{"existing":true}')
     assert.equal(lines.length, 1 + 103 + 1)
     assert.equal(lines.at(-1), '')
+  })
+
+  it('batches handed over without waiting are written one after the other', async () => {
+    const file = path.join(tempDir(), 'overlap.jsonl')
+    const dest = fileConnector.destination!(settingsOf(fileConnector, { path: file }), context())
+    await dest.open(signal())
+    const batches = Array.from({ length: 5 }, (_, b) => Array.from({ length: 200 }, (_, i) => createRecord({ position: Buffer.from(`${b}-${i}`), after: { b, i } as never })))
+    const acks = await Promise.all(batches.map((batch) => dest.write(batch, signal())))
+    assert.deepEqual(acks.map((a) => a.length), [200, 200, 200, 200, 200])
+    await dest.teardown()
+    const lines = fs.readFileSync(file, 'utf8').trimEnd().split('\n')
+    assert.deepEqual(lines.map((l) => recordFromJson(l).position.toString()), batches.flat().map((r) => r.position.toString()))
   })
 
   it('a torn last line left by a crash is cut on open, with a warning naming file and offset', async () => {

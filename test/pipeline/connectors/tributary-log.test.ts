@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import path from 'node:path'
 import { describe, it } from 'node:test'
 import { isTributaryError } from '../../../src/core/index.ts'
-import type { Log } from '../../../src/log/index.ts'
+import { openLog, type Log } from '../../../src/log/index.ts'
 import { conduitRecordJson, registerLog, tributaryLogConnector } from '../../../src/pipeline/connectors/index.ts'
 import { acquireLog, decodeLogPosition } from '../../../src/pipeline/connectors/tributary-log/plugin.ts'
 import { createRecord, type PipelineRecord, type Source } from '../../../src/pipeline/index.ts'
@@ -195,10 +198,36 @@ describe('tributary-log connector', () => {
       assert.equal(acks[2].error, undefined)
       assert.deepEqual(await lease.log.offsets.endOffsets('users'), [1])
       assert.deepEqual(await lease.log.offsets.endOffsets('orders'), [1])
+      await lease.log.admin.deleteTopic('users')
+      const again = () => dest.write([createRecord({ position: Buffer.from('d'), after: 'again', metadata: { 'opencdc.collection': 'users' } })], signal())
+      await assert.rejects(again(), (err) => isTributaryError(err, 'TRIB_LOG_UNKNOWN_TOPIC'), 'a batch to a deleted topic fails as a whole')
+      assert.equal((await again())[0].error, undefined, 'the retry creates the topic again')
+      assert.deepEqual(await lease.log.offsets.endOffsets('users'), [1])
       await dest.teardown()
     } finally {
       await lease.release()
     }
+  })
+
+  it('connectors naming one URL share one log, closed when the last lets go', async () => {
+    const url = `memory:${uid()}`
+    const first = await acquireLog(url)
+    const second = await acquireLog(url)
+    assert.equal(first.log, second.log)
+    await first.log.admin.createTopic({ name: 'shared', partitions: 1 })
+    await first.release()
+    assert.deepEqual(await second.log.admin.listTopics(), ['shared'], 'still open while used')
+    await second.release()
+    assert.throws(() => second.log.producer(), (err) => isTributaryError(err, 'TRIB_CLOSED'), 'closed after the last release')
+    const dir = tempDir('trib-key-')
+    const a = await acquireLog(`file:${dir}`)
+    const b = await acquireLog(`file://${path.relative(process.cwd(), dir)}`)
+    assert.equal(a.log, b.log, 'one directory, one log, however the URL spells it')
+    await a.release()
+    await b.release()
+    const fresh = await acquireLog(url)
+    assert.notEqual(fresh.log, first.log, 'a later use opens a new log')
+    await fresh.release()
   })
 
   it('an open Log handed over with registerLog is used, and not closed by the connectors', async () => {
@@ -235,3 +264,72 @@ describe('tributary-log connector', () => {
     await assert.rejects(other.open(signal()), (err) => isTributaryError(err, 'TRIB_CONNECTOR_POSITION') && /consumer group "theirs" but "groupID" is "mine"/.test(err.message))
   })
 })
+
+for (const backend of backends.filter((b) => b.name !== 'memory')) {
+  describe(`tributary-log source killed with SIGKILL on the ${backend.name} log`, () => {
+    it('a restart resumes right after the last acknowledged record: nothing acked is re-read, nothing unacked is lost', async () => {
+      const url = backend.url()
+      const topic = `kill-${uid()}`
+      const group = `kill-g-${uid()}`
+      const setup = await openLog(url)
+      await setup.admin.createTopic({ name: topic, partitions: 1 })
+      await setup.producer().send(Array.from({ length: 5_000 }, (_, i) => ({ topic, value: String(i) })))
+      await setup.close()
+
+      const dir = tempDir('trib-kill-')
+      const script = path.join(dir, 'consumer.ts')
+      const connectors = path.resolve(import.meta.dirname, '../../../src/pipeline/connectors/index.ts')
+      const core = path.resolve(import.meta.dirname, '../../../src/core/index.ts')
+      fs.writeFileSync(
+        script,
+        `import { tributaryLogConnector } from ${JSON.stringify(connectors)}
+import { createLogger } from ${JSON.stringify(core)}
+const ctx = { pipelineId: 'p', connectorId: 'p:c', lastPosition: null, stateDir: '.', logger: createLogger({ level: 'silent' }) }
+const source = tributaryLogConnector.source(tributaryLogConnector.settings.parse({ url: ${JSON.stringify(url)}, topics: ${JSON.stringify(topic)}, groupID: ${JSON.stringify(group)}, 'sdk.batch.size': '100' }), ctx)
+const signal = new AbortController().signal
+await source.open(signal)
+for (;;) {
+  const batch = await source.read(signal)
+  // Ack the first half of every batch only after the previous half went out: acks stay in order.
+  const half = batch.slice(0, Math.ceil(batch.length / 2))
+  await source.ack(half.map((r) => r.position))
+  await source.ack(batch.slice(half.length).map((r) => r.position))
+  process.stdout.write('acked ' + JSON.parse(batch.at(-1).position.toString()).Offset + '\\n')
+}
+`,
+      )
+      const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      let acked = -1
+      child.stdout.on('data', (chunk: Buffer) => {
+        const m = /acked (\d+)\n$/.exec(chunk.toString())
+        if (m) acked = Number(m[1])
+      })
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the child did not ack 1,000 records')), 30_000)
+        child.stdout.on('data', () => {
+          if (acked >= 1_000) {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+      })
+      child.kill('SIGKILL')
+      await new Promise((r) => child.once('exit', r))
+      const lastReported = acked
+
+      const lease = await acquireLog(url)
+      try {
+        const committedAfterKill = (await committed(lease.log, group, topic)).get(0)!
+        assert.ok(committedAfterKill >= lastReported + 1, `every reported ack is committed (committed ${committedAfterKill}, reported ${lastReported})`)
+        const again = source(url, topic, group)
+        await again.open(signal())
+        const first = (await again.read(signal()))[0]
+        assert.equal(decodeLogPosition(first.position).offset, committedAfterKill, 'the restart reads the first unacknowledged record')
+        await again.teardown()
+      } finally {
+        await lease.log.admin.deleteTopic(topic).catch(() => undefined)
+        await lease.release()
+      }
+    })
+  })
+}

@@ -38,6 +38,7 @@ describe('field.set', () => {
   it('refuses .Position, bad references and bad templates when created, naming the setting', () => {
     configFails(() => make('field.set', { field: '.Position', value: 'x' }, 'p'), /processor "p" \(field.set\): setting "field": it is not allowed to set \.Position/)
     configFails(() => make('field.set', { field: 'Payload.After', value: 'x' }), /setting "field": invalid record reference "Payload.After"/)
+    for (const whole of ['.Metadata', '.Payload', '.']) configFails(() => make('field.set', { field: whole, value: 'x' }), /setting "field": .* cannot take the template's text/)
     configFails(() => make('field.set', { field: '.Key', value: '{{ if .Key }}x{{ end }}' }), /setting "value": template/, /"if" actions are not supported/)
   })
 

@@ -100,6 +100,14 @@ describe('custom.javascript', () => {
     assert.deepEqual(out, { position: Buffer.from('3'), operation: 'create', metadata: { returned: 'JS' }, key: Buffer.from('baz'), payload: { before: Buffer.alloc(0), after: { foo: 'bar' } } })
   })
 
+  it('the record is made of the script’s own objects: instanceof works', async () => {
+    const out = await processOne(
+      js('function process(r) { r.Metadata.checks = [r.Payload.After.list instanceof Array, r.Payload.After instanceof Object, r.Key instanceof RawData, r.Key instanceof Uint8Array].join(); return r }'),
+      rec({ key: 'k', after: { list: [1] } }),
+    )
+    assert.equal(out.metadata.checks, 'true,true,true,true')
+  })
+
   it('raw data is a byte array with UTF-8 text', async () => {
     const out = await processOne(js('function process(r) { r.Metadata.len = String(r.Payload.After.length); r.Payload.After = RawData("é✓"); return r }'), rec({ after: 'héllo' }))
     assert.equal(out.metadata.len, '6')
@@ -109,6 +117,9 @@ describe('custom.javascript', () => {
   it('a returned value that is not a record is a nack', async () => {
     assert.match((await processError(js('function process(r) { return 5 }'), rec({}))).message, /must return a record or null, not a number/)
     assert.match((await processError(js('function process(r) { r.Operation = "upsert"; return r }'), rec({}))).message, /Operation "upsert" is not one of/)
+    assert.match((await processError(js('async function process(r) { return r }'), rec({}))).message, /returned a Promise/)
+    assert.match((await processError(js('function process(r) { return [r] }'), rec({}))).message, /not an array/)
+    assert.match((await processError(js('function process(r) { return { foo: 1 } }'), rec({}))).message, /an object without Position/)
     assert.match((await processError(js('function process(r) { r.Key = [1, 2]; return r }'), rec({}))).message, /Key is an array/)
   })
 

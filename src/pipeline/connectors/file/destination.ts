@@ -28,6 +28,8 @@ import type { FileSettings } from './settings.ts'
 
 const NEWLINE = 0x0a
 const TAIL_SCAN = 64 * 1024
+/** The largest batch buffer kept for reuse. */
+const MAX_SCRATCH = 32 * 1024 * 1024
 
 /** The file destination. */
 export class FileDestination implements Destination {
@@ -36,6 +38,10 @@ export class FileDestination implements Destination {
   #file: FileHandle | null = null
   /** Length of the file up to the last acknowledged line. */
   #size = 0
+  /** A buffer reused for the bytes of each batch (grown as needed; writes never overlap). */
+  #scratch: Buffer = Buffer.alloc(0)
+  /** The write in progress, if any. */
+  #writing: Promise<void> = Promise.resolve()
 
   constructor(settings: FileSettings, ctx: ConnectorContext) {
     this.#settings = settings
@@ -91,7 +97,17 @@ export class FileDestination implements Destination {
     this.#ctx.logger.warn({ file: this.#settings.path, offset: keep, droppedBytes: size - keep }, `file destination: cut a torn last line (${size - keep} bytes after byte offset ${keep}) left by an interrupted write`)
   }
 
-  async write(records: readonly PipelineRecord[], _signal: AbortSignal): Promise<DestinationAck[]> {
+  write(records: readonly PipelineRecord[], _signal: AbortSignal): Promise<DestinationAck[]> {
+    // Batches are written one after the other, even if a caller does not wait for the previous one.
+    const result = this.#writing.then(() => this.#write(records))
+    this.#writing = result.then(
+      () => undefined,
+      () => undefined,
+    )
+    return result
+  }
+
+  async #write(records: readonly PipelineRecord[]): Promise<DestinationAck[]> {
     const file = this.#file
     if (file === null) throw new TributaryError('TRIB_CLOSED', `file destination ${this.#settings.path} is not open`)
     if (records.length === 0) return []
@@ -130,7 +146,12 @@ export class FileDestination implements Destination {
         lines[i] = line
         units += line.length + 1
       }
-      const out = Buffer.allocUnsafe(units * 3)
+      let out: Buffer
+      if (units * 3 > MAX_SCRATCH) out = Buffer.allocUnsafe(units * 3)
+      else {
+        if (this.#scratch.length < units * 3) this.#scratch = Buffer.allocUnsafe(Math.max(units * 3, this.#scratch.length * 2))
+        out = this.#scratch
+      }
       let at = 0
       for (let i = 0; i < lines.length; i++) {
         at += out.write(lines[i], at)
@@ -149,6 +170,7 @@ export class FileDestination implements Destination {
   }
 
   async teardown(): Promise<void> {
+    await this.#writing
     const file = this.#file
     this.#file = null
     await file?.close()

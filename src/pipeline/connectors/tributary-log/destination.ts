@@ -119,7 +119,13 @@ export class LogDestination implements Destination {
     }
     if (batch.length > 0) {
       for (const topic of topics) await this.#ensureTopic(topic)
-      await producer.send(batch)
+      try {
+        await producer.send(batch)
+      } catch (err) {
+        // A topic deleted since it was seen is created again when the runtime retries the batch.
+        if (isTributaryError(err, 'TRIB_LOG_UNKNOWN_TOPIC')) for (const topic of topics) this.#knownTopics.delete(topic)
+        throw err
+      }
     }
     return acks
   }

@@ -19,6 +19,7 @@
  * ```
  * @module
  */
+import path from 'node:path'
 import { TributaryError } from '../../../core/errors.ts'
 import { openLog, type Log, type OpenLogOptions } from '../../../log/index.ts'
 
@@ -31,10 +32,19 @@ interface Entry {
 
 const entries = new Map<string, Entry>()
 
-/** The registry key of a URL: the three spellings of the anonymous memory log are one. */
+/**
+ * The registry key of a URL: the three spellings of the anonymous memory log are one, and a `file:`
+ * directory is keyed by its absolute path (`file:./data` and `file:data` are one log).
+ */
 export function logKey(url: string): string {
   const u = url.trim()
-  return u === 'memory' || u === 'memory://' ? 'memory:' : u
+  if (u === 'memory' || u === 'memory://') return 'memory:'
+  if (u.startsWith('file:')) {
+    let dir = u.slice('file:'.length)
+    if (dir.startsWith('//')) dir = dir.slice(2)
+    if (dir !== '') return `file:${path.resolve(dir)}`
+  }
+  return u
 }
 
 /**

@@ -63,11 +63,15 @@ interface PartitionInfo {
   readUpTo: number | undefined
 }
 
-interface InFlight {
-  readonly position: Buffer
-  readonly part: PartitionInfo
-  readonly offset: number
+/** One `read`'s records, acknowledged front to back (no object per record). */
+interface InFlightBatch {
+  readonly positions: Buffer[]
+  readonly parts: PartitionInfo[]
+  readonly offsets: number[]
+  /** The assignment counter when the batch was read. */
   readonly epoch: number
+  /** Index of the next position to be acknowledged. */
+  next: number
 }
 
 /** The log source. */
@@ -82,9 +86,10 @@ export class LogSource implements Source {
   #epoch = 0
   /** Partitions read from, by `topic/partition`. */
   readonly #partitions = new Map<string, PartitionInfo>()
-  /** Records returned and not yet acknowledged, in read order. */
-  #inFlight: InFlight[] = []
-  #head = 0
+  /** The acknowledgement in progress, if any. */
+  #acking: Promise<void> = Promise.resolve()
+  /** Batches returned and not yet fully acknowledged, in read order. */
+  #inFlight: InFlightBatch[] = []
 
   constructor(options: LogSourceOptions, ctx: ConnectorContext) {
     this.#options = options
@@ -165,6 +170,7 @@ export class LogSource implements Source {
   #toRecords(batch: LogRecord[]): PipelineRecord[] {
     const readAt = unixNanos()
     const records: PipelineRecord[] = new Array(batch.length)
+    const flight: InFlightBatch = { positions: new Array(batch.length), parts: new Array(batch.length), offsets: new Array(batch.length), epoch: this.#epoch, next: 0 }
     let part: PartitionInfo | undefined
     let lastMs = NaN
     let createdAt = ''
@@ -183,9 +189,12 @@ export class LogSource implements Source {
       metadata['opencdc.createdAt'] = createdAt
       metadata['opencdc.readAt'] = readAt
       records[i] = { position, operation: 'create', metadata, key: r.key, payload: { before: null, after: r.value } }
-      this.#inFlight.push({ position, part, offset: r.offset, epoch: this.#epochs.get(part.key) ?? -1 })
+      flight.positions[i] = position
+      flight.parts[i] = part
+      flight.offsets[i] = r.offset
       part.readUpTo = r.offset + 1
     }
+    this.#inFlight.push(flight)
     return records
   }
 
@@ -201,51 +210,64 @@ export class LogSource implements Source {
     return info
   }
 
-  /** Finds the in-flight entry of an acknowledged position (normally the oldest one). */
-  #take(position: Buffer): InFlight | undefined {
+  /** Finds the in-flight batch and index of an acknowledged position (normally the oldest one), and drops what is done. */
+  #take(position: Buffer): { batch: InFlightBatch; index: number } | undefined {
     const queue = this.#inFlight
-    for (let i = this.#head; i < queue.length; i++) {
-      const entry = queue[i]
-      if (entry.position === position || entry.position.equals(position)) {
-        this.#head = i + 1
-        if (this.#head > 4_096 && this.#head * 2 > queue.length) {
-          this.#inFlight = queue.slice(this.#head)
-          this.#head = 0
+    for (let b = 0; b < queue.length; b++) {
+      const batch = queue[b]
+      for (let i = batch.next; i < batch.positions.length; i++) {
+        const p = batch.positions[i]
+        if (p === position || p.equals(position)) {
+          batch.next = i + 1
+          // Everything before the acked one is done too (acks come in read order).
+          const done = batch.next === batch.positions.length ? b + 1 : b
+          if (done > 0) queue.splice(0, done)
+          return { batch, index: i }
         }
-        return entry
       }
     }
     return undefined
   }
 
-  async ack(positions: readonly Buffer[]): Promise<void> {
+  ack(positions: readonly Buffer[]): Promise<void> {
+    // Commits go out one after the other, so a later one never lands before an earlier one.
+    const result = this.#acking.then(() => this.#ack(positions))
+    this.#acking = result.catch(() => undefined)
+    return result
+  }
+
+  async #ack(positions: readonly Buffer[]): Promise<void> {
     const consumer = this.#consumer
     if (consumer === null) throw new TributaryError('TRIB_CLOSED', `${this.#options.plugin} source is not open`)
-    const commits = new Map<string, TopicPartitionOffset>()
+    const commits = new Map<PartitionInfo, number>()
     let stale = 0
     for (const position of positions) {
-      const entry = this.#take(position)
-      if (entry === undefined) {
+      const found = this.#take(position)
+      if (found === undefined) {
         const p = decodeLogPosition(position)
         throw new TributaryError('TRIB_CONNECTOR_POSITION', `${this.#options.plugin} source: ack for ${p.topic}/${p.partition} offset ${p.offset}, which this source did not read (or acked before)`, {
           details: { topic: p.topic, partition: p.partition, offset: p.offset },
         })
       }
-      if (this.#epochs.get(entry.part.key) !== entry.epoch) {
+      const part = found.batch.parts[found.index]
+      // Stale: the partition was revoked since the read (and maybe assigned again, with a later epoch).
+      const epoch = this.#epochs.get(part.key)
+      if (epoch === undefined || epoch > found.batch.epoch) {
         stale++
         continue
       }
-      commits.set(entry.part.key, { topic: entry.part.topic, partition: entry.part.partition, offset: entry.offset + 1 })
+      commits.set(part, found.batch.offsets[found.index] + 1)
     }
     if (stale > 0) this.#ctx.logger.debug({ connector: this.#ctx.connectorId, stale }, 'acks for records of revoked partitions are not committed')
     await this.#commit(consumer, commits)
   }
 
   /** Commits offsets of partitions still owned; a rebalance racing the commit drops the lost ones. */
-  async #commit(consumer: GroupConsumer, commits: Map<string, TopicPartitionOffset>): Promise<void> {
+  async #commit(consumer: GroupConsumer, commits: Map<PartitionInfo, number>): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const owned = new Set(consumer.assignment().map((tp) => partitionKey(tp.topic, tp.partition)))
-      const list = [...commits].filter(([key]) => this.#epochs.has(key) && owned.has(key)).map(([, tpo]) => tpo)
+      const list: TopicPartitionOffset[] = []
+      for (const [part, offset] of commits) if (this.#epochs.has(part.key) && owned.has(part.key)) list.push({ topic: part.topic, partition: part.partition, offset })
       if (list.length === 0) return
       try {
         await consumer.commit(list)
@@ -258,6 +280,7 @@ export class LogSource implements Source {
   }
 
   async teardown(): Promise<void> {
+    await this.#acking
     const consumer = this.#consumer
     this.#consumer = null
     try {

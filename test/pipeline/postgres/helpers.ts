@@ -1,0 +1,38 @@
+/**
+ * Helpers for the PostgreSQL connector tests: a connector context, records, and waiting.
+ */
+import assert from 'node:assert/strict'
+import os from 'node:os'
+import { createLogger } from '../../../src/core/index.ts'
+import type { ConnectorContext, PipelineRecord } from '../../../src/pipeline/index.ts'
+import { createRecord, type Operation, type StructuredData } from '../../../src/pipeline/index.ts'
+
+/** A connector context for driving a connector directly. */
+export function context(lastPosition: Buffer | null = null, id = 'test'): ConnectorContext {
+  return { pipelineId: 'p', connectorId: `p:${id}`, lastPosition, stateDir: os.tmpdir(), logger: createLogger({ level: process.env.TRIBUTARY_LOG_LEVEL ?? 'error' }) }
+}
+
+let seq = 0
+/** A structured record with a fresh position. */
+export function rec(operation: Operation, key: StructuredData | null, after: StructuredData | null, metadata: { [k: string]: string } = {}): PipelineRecord {
+  return createRecord({ position: Buffer.from(`pos-${++seq}`), operation, key, after, metadata })
+}
+
+/** Polls `probe` until it returns something other than undefined. */
+export async function eventually<T>(probe: () => Promise<T | undefined> | T | undefined, label: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await probe()
+      if (v !== undefined) return v
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${label}${last ? ` (last error: ${(last as Error).message})` : ''}`)
+    await new Promise((r) => setTimeout(r, 25))
+  }
+}
+
+/** A signal that never aborts. */
+export const never: AbortSignal = new AbortController().signal
