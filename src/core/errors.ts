@@ -106,6 +106,9 @@ export const ErrorCodes = {
   TRIB_POSTGRES_WRITE: 'TRIB_POSTGRES_WRITE',
   /** The logical replication stream of the PostgreSQL source failed or sent something it cannot decode. */
   TRIB_POSTGRES_REPLICATION: 'TRIB_POSTGRES_REPLICATION',
+  // ingest/: controller
+  /** The ingestion controller (AresDB's `/assignment/...` protocol) could not be reached or answered something unusable; the message names the URL. */
+  TRIB_INGEST_CONTROLLER: 'TRIB_INGEST_CONTROLLER',
 } as const
 
 /** One of the stable error codes. */
