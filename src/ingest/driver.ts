@@ -33,6 +33,7 @@ import type { ProcessorPlugin } from '../pipeline/processor.ts'
 import { PipelineRunner, type PipelineState } from '../pipeline/runner.ts'
 import type { JobConfig } from './job-config.ts'
 import { JobMapProcessor, type RejectKind } from './map-processor.ts'
+import { ingestMetrics, watchDriver } from './metrics.ts'
 import type { RetryFailureHandler } from './retry-handler.ts'
 import { SinkDestination, type IngestSink } from './sinks/sink.ts'
 
@@ -59,8 +60,10 @@ export interface JobDriverOptions {
   statusCheckIntervalMs?: number
   /** Makes the retry failure handler of a sink; default AresDB's intervals from the job config (tests pass short ones). */
   retryHandler?: (job: JobConfig) => RetryFailureHandler
-  /** Called once per rejected message (metrics). */
+  /** Called once per rejected message. */
   onReject?: (reason: RejectKind) => void
+  /** Feed the Prometheus metrics (`tributary_ingest_*` and the pipelines' own); default true. */
+  metrics?: boolean
 }
 
 /** One processor's status, in AresDB's `ProcessorContext` shape (with readable `errors`). */
@@ -122,11 +125,20 @@ export class JobDriver {
   readonly #startTime = new Date()
   #statusTimer: NodeJS.Timeout | undefined
   #stopped = false
+  readonly #metrics: ReturnType<typeof ingestMetrics> | undefined
+  #unwatch: (() => void) | undefined
 
   constructor(job: JobConfig, options: JobDriverOptions) {
     this.job = job
     this.#options = options
     this.#logger = (options.logger ?? createLogger({ name: 'tributary' })).child({ job: job.job })
+    this.#metrics = options.metrics === false ? undefined : ingestMetrics()
+  }
+
+  /** The job's key in metrics and over HTTP: its name, with `@cluster` when the cluster is set. */
+  get key(): string {
+    const cluster = this.job.aresTableConfig.cluster
+    return cluster ? `${this.job.job}@${cluster}` : this.job.job
   }
 
   /** The consumer group of the job's processors (AresDB's name). */
@@ -155,7 +167,16 @@ export class JobDriver {
       'sdk.batch.size': String(stream.batchSize),
     })
     const dlqSettings = logPlugin.settings.parse({ url: this.#options.dlqUrl ?? this.#logUrl, topic: this.#options.dlqTopic ?? `${job.job}-dlq`, 'sdk.record.format': 'opencdc/json' })
-    const onReject = this.#options.onReject
+    const onRejectOption = this.#options.onReject
+    const metrics = this.#metrics
+    const labels = { job: this.key, processor: String(id) }
+    const onReject = metrics
+      ? (reason: RejectKind): void => {
+          metrics.rejected.inc({ ...labels, reason })
+          metrics.deadLettered.inc({ ...labels, cause: 'rejected' })
+          onRejectOption?.(reason)
+        }
+      : onRejectOption
     const mapPlugin: ProcessorPlugin<unknown> = {
       name: 'ingest.map',
       summary: `decodes and maps messages of job ${job.job}`,
@@ -177,6 +198,11 @@ export class JobDriver {
           const acks = await write(records, signal)
           const failed = acks.find((a) => a.error)
           if (failed?.error) slotErrors(failed.error.message)
+          if (metrics) {
+            const bad = failed ? acks.filter((a) => a.error).length : 0
+            if (bad > 0) metrics.deadLettered.inc({ ...labels, cause: 'sink' }, bad)
+            if (acks.length > bad) metrics.saved.inc(labels, acks.length - bad)
+          }
           return acks
         }
         return destination
@@ -206,6 +232,7 @@ export class JobDriver {
       stateDir: path.join(this.#options.stateDir ?? path.join('.tributary', 'ingest', this.job.job), String(id)),
       logger: this.#logger,
       backoff: { initialMs: Math.min(1000, restartMs), maxMs: restartMs, factor: 2 },
+      metrics: this.#options.metrics,
       onStateChange: (runner, state) => this.#onState(id, runner, state),
     })
   }
@@ -251,6 +278,13 @@ export class JobDriver {
     const checkMs = this.#options.statusCheckIntervalMs ?? this.job.streamConfig.statusCheckInterval * 1000
     this.#statusTimer ??= setInterval(() => this.#checkStatus(), checkMs)
     this.#statusTimer.unref()
+    if (this.#metrics) {
+      this.#unwatch?.()
+      this.#unwatch = watchDriver({
+        key: this.key,
+        processors: () => Object.entries(this.status().processorContext).map(([pid, p]) => ({ id: pid, state: p.state, totalMessages: p.totalMessages })),
+      })
+    }
   }
 
   /** Replaces processors that are stopped (or failed) and not waiting to restart; AresDB replaced only processors that never started. */
@@ -278,6 +312,7 @@ export class JobDriver {
     if (!slot || slot.restarting || this.#stopped) return
     slot.restarting = true
     slot.restartCount++
+    this.#metrics?.restarts.inc({ job: this.key, processor: String(id) })
     slot.restartTime = Date.now()
     const wait = delayMs ?? this.#options.restartIntervalMs ?? this.job.streamConfig.restartInterval * 1000
     const old = slot.runner
@@ -299,6 +334,8 @@ export class JobDriver {
   /** Stops every processor gracefully; resolves when all stopped. */
   async stop(): Promise<void> {
     this.#stopped = true
+    this.#unwatch?.()
+    this.#unwatch = undefined
     if (this.#statusTimer) clearInterval(this.#statusTimer)
     this.#statusTimer = undefined
     const stops: Promise<void>[] = []
