@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { isTributaryError } from '../core/errors.ts'
 import { benchCommand } from './bench-command.ts'
 import { runDemo } from './demo.ts'
+import { ingestCommand } from './ingest-command.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
 import { logOption, positiveInt } from './options.ts'
@@ -30,6 +31,7 @@ export function program(): Command {
   root.addCommand(benchCommand())
   root.addCommand(monitorCommand())
   root.addCommand(runCommand())
+  root.addCommand(ingestCommand())
   return root
 }
 
