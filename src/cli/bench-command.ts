@@ -58,5 +58,19 @@ export function benchCommand(): Command {
       const { runPipelineBench } = await import('../bench/pipeline-bench.ts')
       await runPipelineBench({ cases: opts.case, records: opts.records, json: opts.json ?? false })
     })
+  bench
+    .command('kinesis')
+    .description('KinesisWorker with a no-op consumer beside a raw GetRecords loop on kinesalite, then kill -9 failover time')
+    .option('--records <n>', 'records in the stream', positiveInt, 200_000)
+    .option('--shards <n>', 'shards of the stream (even)', positiveInt, 4)
+    .option('--rounds <n>', 'alternating rounds of ours and the ceiling; the best of each is reported', positiveInt, 2)
+    .option('--lease-duration <ms>', 'lease duration of the failover phase', positiveInt, 3_000)
+    .option('--tick <ms>', 'balancing tick of the failover phase', positiveInt, 500)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { records: number; shards: number; rounds: number; leaseDuration: number; tick: number; json?: boolean }) => {
+      if (!opts.json) console.log(`# machine: ${machine()}`)
+      const { runKinesisBench } = await import('../bench/kinesis-bench.ts')
+      await runKinesisBench({ records: opts.records, shards: opts.shards, rounds: opts.rounds, leaseDurationMs: opts.leaseDuration, balanceIntervalMs: opts.tick, json: opts.json ?? false })
+    })
   return bench
 }

@@ -182,6 +182,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
     await Promise.all(members.map((m) => m.run))
     await view.stop()
     await viewRun
+    await (await import('./demo-pipeline.ts')).runDemoPipeline({ print }) // a pipeline with a dead-letter queue beside the processors
     return { produced: options.records, consumed, fetched, tableTotal }
   } finally {
     await log.close()

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { isTributaryError } from '../core/errors.ts'
 import { benchCommand } from './bench-command.ts'
 import { runDemo } from './demo.ts'
+import { kinesisCommand } from './kinesis-command.ts'
 import { ingestCommand } from './ingest-command.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
@@ -31,6 +32,7 @@ export function program(): Command {
   root.addCommand(benchCommand())
   root.addCommand(monitorCommand())
   root.addCommand(runCommand())
+  root.addCommand(kinesisCommand())
   root.addCommand(ingestCommand())
   return root
 }

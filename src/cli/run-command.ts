@@ -5,6 +5,7 @@
  * `/metrics` over HTTP.
  * @module
  */
+import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { Command, InvalidArgumentError } from 'commander'
@@ -124,6 +125,7 @@ export async function runPipelines(options: RunPipelinesOptions, signal: AbortSi
   const [{ PipelineService, pipelineRoutes }, { startHttpServer }] = await Promise.all([import('../pipeline/index.ts'), import('../server/index.ts')])
   const logger = createLogger({ name: 'tributary', level: process.env.TRIBUTARY_LOG_LEVEL ?? (options.progress ? 'warn' : 'info') })
   const service = PipelineService.fromFiles(options.target, { registry, stateDir: options.stateDir, logger })
+  fs.mkdirSync(options.stateDir ?? '.tributary/pipelines', { recursive: true }) // also makes .tributary, where the examples write
   for (const w of service.warnings) print(`warning: ${w}`)
   let host = '127.0.0.1'
   let port = 8000

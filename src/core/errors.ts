@@ -106,6 +106,17 @@ export const ErrorCodes = {
   TRIB_POSTGRES_WRITE: 'TRIB_POSTGRES_WRITE',
   /** The logical replication stream of the PostgreSQL source failed or sent something it cannot decode. */
   TRIB_POSTGRES_REPLICATION: 'TRIB_POSTGRES_REPLICATION',
+  // lease/ and kinesis/
+  /** A lease was lost (expired and taken, or handed to a claimer): a fenced write by its old owner changed nothing. */
+  TRIB_LEASE_LOST: 'TRIB_LEASE_LOST',
+  /** A lease store (DynamoDB, PostgreSQL, embedded) failed or refused an operation. */
+  TRIB_LEASE_STORE: 'TRIB_LEASE_STORE',
+  /** A lease table exists with another schema (gokini's `ErrInvalidDynamoDBSchema`). */
+  TRIB_LEASE_SCHEMA: 'TRIB_LEASE_SCHEMA',
+  /** A Kinesis call failed: missing stream, access denied, or another service error. */
+  TRIB_KINESIS: 'TRIB_KINESIS',
+  /** A KPL aggregated record could not be de-aggregated (bad protobuf or checksum). */
+  TRIB_KINESIS_AGGREGATE: 'TRIB_KINESIS_AGGREGATE',
   // ingest/: controller
   /** The ingestion controller (AresDB's `/assignment/...` protocol) could not be reached or answered something unusable; the message names the URL. */
   TRIB_INGEST_CONTROLLER: 'TRIB_INGEST_CONTROLLER',

@@ -46,7 +46,8 @@ export interface Source {
   read(signal: AbortSignal): Promise<PipelineRecord[]>
   /**
    * Acknowledges delivered records: `positions` are in read order and each one is acked exactly
-   * once. After `ack` returns, a restart never re-reads these positions (log offsets committed,
+   * once. Acks never overlap each other, but the runtime reads ahead: `read` may be in progress
+   * while `ack` runs. After `ack` returns, a restart never re-reads these positions (log offsets committed,
    * file positions stored, an LSN confirmed).
    */
   ack(positions: readonly Buffer[]): Promise<void>

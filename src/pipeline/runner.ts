@@ -146,21 +146,24 @@ export class PipelineRunner {
     await this.#loop
   }
 
-  /** Resolves when the pipeline is in `state` (checked on every change); rejects after `timeoutMs`. */
+  /** Resolves when the pipeline is in `state` or `state(runner)` holds (checked on every change and ack, and every 10 ms); rejects after `timeoutMs`. */
   waitFor(state: PipelineState | ((r: PipelineRunner) => boolean), timeoutMs = 30_000): Promise<void> {
     const check = typeof state === 'function' ? () => state(this) : () => this.#state === state
     return new Promise((resolve, reject) => {
       if (check()) return resolve()
       const timer = setTimeout(() => {
+        clearInterval(poll)
         this.#waiters.delete(waiter)
         reject(new Error(`pipeline ${this.id}: timed out waiting (state ${this.#state})`))
       }, timeoutMs)
       const waiter = (): void => {
         if (!check()) return
         clearTimeout(timer)
+        clearInterval(poll)
         this.#waiters.delete(waiter)
         resolve()
       }
+      const poll = setInterval(waiter, 10) // counters move without a callback per batch
       this.#waiters.add(waiter)
     })
   }

@@ -134,6 +134,7 @@ export class Worker {
   #closed = false
   #opened: { source: boolean; tasks: Set<ProcessorTask | DestinationTask>; dlq: boolean } = { source: false, tasks: new Set(), dlq: false }
   #ackChain: Promise<void> = Promise.resolve()
+  #ackError: { error: unknown } | undefined
 
   constructor(options: WorkerOptions) {
     this.source = options.source
@@ -230,25 +231,42 @@ export class Worker {
 
   async #loop(): Promise<void> {
     let next: Promise<ReadResult> | undefined = this.#read()
-    while (!this.#stopping) {
-      const result: ReadResult = await (next ?? this.#read())
-      next = undefined
-      if (result.records === undefined) {
-        if (this.#stopping) break
-        throw result.error
+    // The last ack of a batch is not awaited by the batch: the source commits it while the next
+    // batch is written. At most two batches' acks are outstanding; all are awaited before run() ends.
+    let ackedBefore: Promise<void> = Promise.resolve()
+    try {
+      while (!this.#stopping) {
+        const result: ReadResult = await (next ?? this.#read())
+        next = undefined
+        if (result.records === undefined) {
+          if (this.#stopping) break
+          throw result.error
+        }
+        const records = result.records
+        if (records.length === 0) {
+          if (this.#stopping) break
+          await new Promise((resolve) => setTimeout(resolve, 5)) // a source that answers [] without waiting
+          continue
+        }
+        if (this.#stopping) break // read after stop: not processed, not acked
+        if (this.#readAhead) next = this.#read()
+        await ackedBefore
+        this.#throwAckError()
+        const previous = this.#ackChain
+        await this.#process(records)
+        ackedBefore = previous
+        this.#throwAckError()
       }
-      const records = result.records
-      if (records.length === 0) {
-        if (this.#stopping) break
-        await new Promise((resolve) => setTimeout(resolve, 5)) // a source that answers [] without waiting
-        continue
-      }
-      if (this.#stopping) break // read after stop: not processed, not acked
-      if (this.#readAhead) next = this.#read()
-      await this.#process(records)
+    } finally {
+      // A read-ahead still pending sees the aborted signal; its records (if any) are not acked.
+      next?.catch(() => {})
+      await this.#ackChain.catch(() => {})
     }
-    // A read-ahead still pending sees the aborted signal; its records (if any) are not acked.
-    next?.catch(() => {})
+    this.#throwAckError()
+  }
+
+  #throwAckError(): void {
+    if (this.#ackError) throw this.#ackError.error
   }
 
   async #process(records: PipelineRecord[]): Promise<void> {
@@ -326,13 +344,19 @@ export class Worker {
     tracker.acked = min
     // Source positions are never empty (SourceTask checks); split pieces only add slots, not positions.
     const positions = from === 0 && min === tracker.positions.length ? tracker.positions : tracker.positions.slice(from, min)
-    this.#ackChain = this.#ackChain.then(async () => {
+    const chain = this.#ackChain.then(async () => {
+      if (this.#ackError) return
       await this.source.ack(positions)
       this.counters.acked += positions.length
       this.counters.inFlight -= positions.length
       this.#observer?.acked?.(positions.length, (performance.now() - tracker.readAt) / 1000)
       this.#onAck?.(positions[positions.length - 1])
     })
-    return this.#ackChain
+    this.#ackChain = chain.catch((error: unknown) => {
+      this.#ackError ??= { error }
+    })
+    // The ack that completes the batch is awaited by the loop (later); one inside a batch is awaited
+    // here, so that what follows (a DLQ write, the next run) comes after it, as in Conduit.
+    return min === tracker.positions.length ? Promise.resolve() : chain
   }
 }

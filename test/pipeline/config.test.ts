@@ -131,6 +131,11 @@ describe('pipeline files', () => {
     assert.ok(warnings.some((w) => /pipelines\[0\]\.connectors\[1\]\.colour: unknown field, ignored/.test(w)), warnings.join('\n'))
   })
 
+  it('an unset ${ENV} variable in settings is an error naming the setting', () => {
+    delete process.env.TRIB_TEST_UNSET
+    assert.match(configError(GOOD.replace('store: s1', 'store: ${TRIB_TEST_UNSET}')), /^p\.yaml:12: pipelines\[0\]\.connectors\[0\]\.settings\.store: environment variable TRIB_TEST_UNSET is not set$/)
+  })
+
   it('loads every .yaml/.yml of a directory; pipeline ids are unique across files', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-cfg-'))
     try {

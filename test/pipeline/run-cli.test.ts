@@ -62,6 +62,26 @@ describe('tributary run (child process)', () => {
     }
   })
 
+  it('a second signal aborts a stop that waits for a hanging write', async () => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-cli-'))
+    const child = run(['run', path.join(fixtures, 'hang.yaml'), '--state-dir', stateDir, '--address', '127.0.0.1:0', '--plugins', path.join(fixtures, 'plugins.ts')])
+    try {
+      const url = await waitFor(() => /HTTP (http:\/\/127\.0\.0\.1:\d+)\/v1\/pipelines/.exec(child.out())?.[1], 20_000, 'the server line')
+      await waitFor(async () => (((await (await fetch(`${url}/v1/pipelines/hang`)).json()) as { counters: { read: number } }).counters.read > 0 ? true : undefined))
+      child.kill('SIGTERM')
+      await waitFor(() => (/stopping/.test(child.out()) ? true : undefined))
+      const early = await Promise.race([child.exit.then(() => 'exited'), new Promise((r) => setTimeout(() => r('running'), 300))])
+      assert.equal(early, 'running', 'the first signal waits for the batch in flight')
+      child.kill('SIGTERM')
+      assert.equal(await child.exit, 0, child.err())
+      assert.match(child.out(), /tributary run: aborting/)
+      assert.match(child.out(), /hang \[stopped\] read [\d,]+  written 0 /)
+    } finally {
+      child.kill('SIGKILL')
+      fs.rmSync(stateDir, { recursive: true, force: true })
+    }
+  })
+
   it('--check prints the pipelines; a bad file exits 1 naming file, line and field', async () => {
     const ok = run(['run', path.join(fixtures, 'counter.yaml'), '--check', '--plugins', path.join(fixtures, 'plugins.ts')])
     assert.equal(await ok.exit, 0, ok.err())

@@ -21,7 +21,19 @@ const failingDlqPlugin: ConnectorPlugin<object> = {
   destination: () => new MemoryDestination({ down: () => dlqFails.on }),
 }
 
-const registry = new PluginRegistry({ builtins: false, connectors: [testArrayPlugin, testMemoryPlugin, failingDlqPlugin], processors: [testNackPlugin] })
+/** A destination whose writes never finish until their signal aborts. */
+const hangingPlugin: ConnectorPlugin<object> = {
+  name: 'test-hang',
+  summary: 'writes hang until aborted',
+  settings: z.object({}),
+  destination: () => ({
+    open: async () => {},
+    write: (_records, signal) => new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(new Error('write aborted')), { once: true })),
+    teardown: async () => {},
+  }),
+}
+
+const registry = new PluginRegistry({ builtins: false, connectors: [testArrayPlugin, testMemoryPlugin, failingDlqPlugin, hangingPlugin], processors: [testNackPlugin] })
 const stateDirs: string[] = []
 const tmp = (): string => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-run-'))
@@ -151,6 +163,23 @@ describe('PipelineRunner', () => {
     assert.equal(r.lastError?.code, 'TRIB_PIPELINE_NACK')
     assert.equal(testStores.get(`${store}-dlq`)?.destination?.written.length, 2)
     assert.equal(r.counters.acked, 5)
+  })
+})
+
+describe('PipelineRunner.abort', () => {
+  it('stops at once when a write hangs: the write sees the abort, nothing is acked, the state is stopped', async () => {
+    const { yaml, store } = spec({ count: 10 })
+    const r = runner(yaml.replace(`plugin: test-memory, settings: { store: ${store}-dst }`, 'plugin: test-hang, settings: {}'))
+    r.start()
+    await r.waitFor((x) => x.state === 'running' && x.counters.read > 0)
+    const graceful = r.stop()
+    const raced = await Promise.race([graceful.then(() => 'stopped'), new Promise((res) => setTimeout(() => res('still waiting'), 100))])
+    assert.equal(raced, 'still waiting', 'a graceful stop waits for the batch in flight')
+    await r.abort()
+    await graceful
+    assert.equal(r.state, 'stopped')
+    assert.equal(r.counters.acked, 0)
+    assert.equal(r.positions.load(`${store}:src`), null)
   })
 })
 

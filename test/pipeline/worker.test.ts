@@ -223,6 +223,23 @@ describe('Worker', () => {
     assert.deepEqual(source.acks, [])
   })
 
+  it('refuses acks in another order than the records were written', async () => {
+    const source = new ArraySource(recs(3), 3)
+    const d = new MemoryDestination()
+    d.write = async (rs) => rs.map((r) => ({ position: r.position })).reverse()
+    const { error } = await runUntil({ source, graph: [dest(d)] }, () => false)
+    assert.ok(isTributaryError(error, 'TRIB_PIPELINE_ACK'))
+    assert.match((error as Error).message, /ack 0 is for position cDI= but record 0 written has position cDA=/)
+    assert.deepEqual(source.acks, [])
+  })
+
+  it('never passes an empty position to a source ack', async () => {
+    const source = new ArraySource([], 1)
+    const task = new SourceTask('p:src', source)
+    assert.throws(() => task.ack([Buffer.from('p1'), Buffer.alloc(0)]), (err: unknown) => isTributaryError(err, 'TRIB_PIPELINE_ACK') && isFatal(err) && /refusing to acknowledge an empty position/.test((err as Error).message))
+    assert.deepEqual(source.acks, [])
+  })
+
   it('refuses a source record with an empty position', async () => {
     const source = new ArraySource([rec(0), createRecord({ position: Buffer.alloc(0), after: 'x' })], 2)
     const { error } = await runUntil({ source, graph: [dest(new MemoryDestination())] }, () => false)
@@ -291,6 +308,22 @@ describe('Worker', () => {
     await runUntil({ source, graph: [proc('p:c', mark, [dest(d)], { condition: (r) => n(r) >= 3 })] }, () => source.ackedPositions.length === 6)
     assert.deepEqual(seen, [3, 4, 5])
     assert.deepEqual(d.written.map((r) => r.metadata.big ?? '-'), ['-', '-', '-', 'yes', 'yes', 'yes'])
+  })
+
+  it('a failing source ack stops the run with its error, and nothing after it is acked', async () => {
+    const source = new ArraySource(recs(50), 10)
+    let calls = 0
+    const origAck = source.ack.bind(source)
+    source.ack = async (ps) => {
+      if (++calls === 2) throw new Error('commit failed')
+      return origAck(ps)
+    }
+    const d = new MemoryDestination()
+    const { error, worker } = await runUntil({ source, graph: [dest(d)] }, () => false)
+    assert.equal((error as Error).message, 'commit failed')
+    assert.deepEqual(source.ackedPositions, recs(10).map((r) => r.position.toString()))
+    assert.equal(worker.counters.acked, 10)
+    assert.ok(d.written.length <= 40, 'at most two batches past the last good ack were written')
   })
 
   it('stop() finishes the batch in flight, then tears the source down', async () => {
