@@ -30,6 +30,10 @@ export interface RunIngestOptions {
   sink: string
   /** `host:port`; default 127.0.0.1:8000, trying the next ports when taken. */
   address?: string
+  /** A PostgreSQL URL holding the processor leases that spread jobs over instances; without it this instance runs every processor. */
+  leases?: string
+  /** Lease duration (ms); default 10 000. */
+  leaseDurationMs?: number
   /** Default `.tributary/ingest`. */
   stateDir?: string
   /** Directory rescan and controller poll period; default 600 000 ms (AresDB's 10 minutes). */
@@ -135,9 +139,15 @@ export async function runIngest(options: RunIngestOptions, signal: AbortSignal):
         sink: sinkFor,
         stateDir: `${stateDir}/${ingest.jobKey(job)}`,
         logger,
+        ...(options.leases ? { processorIds: [] } : {}),
       }),
     onChange: (e) => print(`tributary ingest: job ${e.key} ${e.kind} (version ${e.job.version}, topic ${e.job.streamConfig.topic}, ${e.job.streamConfig.processorCount} processor(s))`),
   })
+  let spread: InstanceType<typeof ingest.LeasedProcessors> | undefined
+  if (options.leases) {
+    const { postgresLeaseStore } = await import('../lease/index.ts')
+    spread = new ingest.LeasedProcessors(jobs, { store: postgresLeaseStore({ connectionString: options.leases, tableName: 'tributary_ingest_leases' }), instance: options.instance, leaseDurationMs: options.leaseDurationMs, logger })
+  }
   const refreshIntervalMs = options.refreshIntervalMs ?? 600_000
   const sources: { stop(): Promise<void> }[] = []
   const { host, port } = splitAddress(options.address)
@@ -157,6 +167,7 @@ export async function runIngest(options: RunIngestOptions, signal: AbortSignal):
       const first = await source.start()
       for (const e of first.errors) print(`error: ${e}`)
     }
+    await spread?.start()
     server = await startHttpServer({ host, port, portFallback: options.address === undefined, routes: [ingest.ingestRoutes(jobs, { metrics: true, instance: options.instance })] })
     print(`tributary ingest: instance ${options.instance}, ${jobs.drivers.size} job(s); HTTP ${server.url}/v1/jobs, metrics ${server.url}/metrics`)
 
@@ -196,6 +207,8 @@ export async function runIngest(options: RunIngestOptions, signal: AbortSignal):
   } finally {
     stopProgress()
     for (const s of sources) await s.stop()
+    await spread?.stop().catch((err: unknown) => print(`error: releasing the leases: ${(err as Error).message}`))
+    await spread?.coordinator.store.close().catch(() => undefined)
     const drivers = [...jobs.drivers.values()]
     await jobs.stop()
     final = drivers.map((d) => jobProgressLine(d.status(), 0).replace(/ \(0\/s\)/, ''))
@@ -231,10 +244,12 @@ export function ingestCommand(): Command {
     .option('--sink <postgres://…|log>', 'where rows go', sinkOption, 'log')
     .option('-a, --address <host:port>', 'serve HTTP here (default 127.0.0.1:8000, or the next free port)', address)
     .option('--state-dir <dir>', 'where pipeline state is kept', '.tributary/ingest')
+    .option('--leases <postgres://…>', 'spread the processors of every job over the instances sharing this lease table (tributary_ingest_leases)')
+    .option('--lease-duration <seconds>', 'a dead instance\'s processors move after this long', positiveInt, 10)
     .option('--refresh-interval <seconds>', 'directory rescan and controller poll period', positiveInt, 600)
     .option('--no-progress', 'plain progress lines even on a terminal')
     .addHelpText('after', HELP)
-    .action(async (opts: { jobs?: string; controller?: string; namespace?: string; instance: string; log?: string; sink: string; address?: string; stateDir: string; refreshInterval: number; progress: boolean }) => {
+    .action(async (opts: { jobs?: string; controller?: string; namespace?: string; instance: string; log?: string; sink: string; address?: string; stateDir: string; leases?: string; leaseDuration: number; refreshInterval: number; progress: boolean }) => {
       const controller = new AbortController()
       const onSignal = (): void => controller.abort()
       process.on('SIGINT', onSignal)
@@ -250,6 +265,8 @@ export function ingestCommand(): Command {
             sink: opts.sink,
             address: opts.address,
             stateDir: opts.stateDir,
+            leases: opts.leases,
+            leaseDurationMs: opts.leaseDuration * 1000,
             refreshIntervalMs: opts.refreshInterval * 1000,
             progress: opts.progress && process.stdout.isTTY === true,
             intervalMs: process.env.TRIBUTARY_PROGRESS_MS ? Number(process.env.TRIBUTARY_PROGRESS_MS) : undefined,

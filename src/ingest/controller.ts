@@ -32,7 +32,14 @@ export interface JobControllerOptions {
   driver: (job: JobConfig) => JobDriver
   logger?: Logger
   /** Called after a driver started or stopped (metrics, progress). */
-  onChange?: (event: { kind: 'started' | 'replaced' | 'stopped'; key: string; job: JobConfig }) => void
+  onChange?: (event: JobChange) => void
+}
+
+/** A driver started, replaced or stopped. */
+export interface JobChange {
+  kind: 'started' | 'replaced' | 'stopped'
+  key: string
+  job: JobConfig
 }
 
 /** What one {@link JobController.apply} did. */
@@ -47,12 +54,23 @@ export class JobController {
   readonly #options: JobControllerOptions
   readonly #logger: Logger
   readonly #drivers = new Map<string, JobDriver>()
+  readonly #listeners: ((event: JobChange) => void)[] = []
   #queue: Promise<unknown> = Promise.resolve()
   #stopped = false
 
   constructor(options: JobControllerOptions) {
     this.#options = options
     this.#logger = options.logger ?? createLogger({ name: 'tributary' })
+  }
+
+  /** Calls `listener` after every driver change (after `onChange`). */
+  subscribe(listener: (event: JobChange) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  #emit(event: JobChange): void {
+    this.#options.onChange?.(event)
+    for (const l of this.#listeners) l(event)
   }
 
   /** The running drivers by key. */
@@ -95,7 +113,7 @@ export class JobController {
       await driver.stop()
       this.#logger.info({ job: key }, `job ${key} removed: its driver stopped`)
       result.stopped.push(key)
-      this.#options.onChange?.({ kind: 'stopped', key, job: driver.job })
+      this.#emit({ kind: 'stopped', key, job: driver.job })
     }
     for (const [key, job] of wanted) {
       const current = this.#drivers.get(key)
@@ -113,7 +131,7 @@ export class JobController {
         this.#logger.info({ job: key }, `job ${key} (version ${job.version}, ${job.streamConfig.processorCount} processor(s), topic ${job.streamConfig.topic}) started`)
         result.started.push(key)
       }
-      this.#options.onChange?.({ kind: current ? 'replaced' : 'started', key, job })
+      this.#emit({ kind: current ? 'replaced' : 'started', key, job })
     }
     return result
   }

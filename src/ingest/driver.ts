@@ -347,6 +347,14 @@ export class JobDriver {
     await Promise.all(stops)
   }
 
+  /** Adds and starts processor `id` (a lease for it was taken); a no-op when it runs here already. */
+  addProcessor(id: number): void {
+    if (this.#slots.has(id) || this.#stopped) return
+    const slot = new ProcessorSlot(id, this.#runner(id))
+    this.#slots.set(id, slot)
+    slot.runner.start()
+  }
+
   /** Stops and forgets the given processors (their partitions move to other members of the group). */
   async stopProcessors(ids: readonly number[]): Promise<void> {
     await Promise.all(
