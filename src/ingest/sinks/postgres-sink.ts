@@ -19,7 +19,7 @@
 import pg from 'pg'
 import type { JobConfig } from '../job-config.ts'
 import type { Row } from '../row-mapper.ts'
-import { createTableStatement, mergeRowsByKey, upsertStatement } from '../upsert.ts'
+import { canUpsertByUnnest, createTableStatement, mergeRowsByKey, sortRowsByKey, upsertStatement, upsertUnnestStatement } from '../upsert.ts'
 import type { IngestSink, RowOrigin } from './sink.ts'
 
 /** The table of applied offsets, shared by every job in the database. */
@@ -50,12 +50,16 @@ export class PostgresSink implements IngestSink {
   readonly #options: PostgresSinkOptions
   readonly #table: string
   #client: pg.Client | null = null
+  readonly #unnest: boolean
+  readonly #unnestName: string
 
   constructor(job: JobConfig, options: PostgresSinkOptions) {
     this.#job = job
     this.#options = options
     this.#table = options.table ?? job.rules.table
     this.description = `postgresql table ${this.#table}`
+    this.#unnest = canUpsertByUnnest(job.rules)
+    this.#unnestName = `tributary_ingest_${job.job}_${this.#table}`.slice(0, 63)
   }
 
   async #connect(): Promise<pg.Client> {
@@ -118,7 +122,20 @@ export class PostgresSink implements IngestSink {
     return { rows: fresh, high }
   }
 
-  async save(rows: readonly Row[], _signal?: AbortSignal, origins: readonly (RowOrigin | null)[] = []): Promise<void> {
+  async save(rows: readonly Row[], signal?: AbortSignal, origins: readonly (RowOrigin | null)[] = []): Promise<void> {
+    // A deadlock or serialization failure rolled the whole transaction back: run it again at once
+    // (a few times) rather than waiting for the retry handler's interval.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#save(rows, origins)
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        if ((code !== '40P01' && code !== '40001') || attempt >= 5 || signal?.aborted) throw err
+      }
+    }
+  }
+
+  async #save(rows: readonly Row[], origins: readonly (RowOrigin | null)[]): Promise<void> {
     if (rows.length === 0) return
     const width = this.#job.rules.columns.length
     const perStatement = Math.max(1, Math.floor(MAX_PARAMETERS / width))
@@ -132,8 +149,17 @@ export class PostgresSink implements IngestSink {
     try {
       await client.query('BEGIN')
       const batch = await this.#unapplied(client, rows, origins)
-      const merged = mergeRowsByKey(this.#job.rules, batch.rows)
-      for (let i = 0; i < merged.length; i += perStatement) {
+      // Rows in primary-key order: concurrent processors lock shared keys in the same order, so
+      // they wait for each other instead of deadlocking.
+      const merged = sortRowsByKey(this.#job.rules, mergeRowsByKey(this.#job.rules, batch.rows))
+      if (this.#unnest && merged.length > 0) {
+        const columns: unknown[][] = Array.from({ length: width }, () => new Array<unknown>(merged.length))
+        for (let r = 0; r < merged.length; r++) {
+          const row = merged[r]
+          for (let c = 0; c < width; c++) columns[c][r] = param(row[c])
+        }
+        await client.query({ name: this.#unnestName, text: upsertUnnestStatement(this.#job.rules, this.#table), values: columns })
+      } else for (let i = 0; i < merged.length; i += perStatement) {
         const chunk = merged.slice(i, i + perStatement)
         const values: unknown[] = []
         for (const row of chunk) for (const v of row) values.push(param(v))
