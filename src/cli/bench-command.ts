@@ -78,11 +78,12 @@ export function benchCommand(): Command {
     .option('--records <n>', 'messages', positiveInt, 1_000_000)
     .addOption(new Option('--processors <n...>', 'processor counts to measure').choices(['1', '2', '4', '8']).default(['1', '4']))
     .option('--batch <n>', "rows per batch (the job's batchSize and the ceiling's)", positiveInt, 32_768)
+    .option('--rounds <n>', 'alternating rounds of the ceiling and ours; the best of each is reported', positiveInt, 2)
     .option('--json', 'print one JSON object per processor count')
-    .action(async (opts: { records: number; processors: string[]; batch: number; json?: boolean }) => {
+    .action(async (opts: { records: number; processors: string[]; batch: number; rounds: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${machine()}`)
       const { runIngestBench } = await import('../bench/ingest-bench.ts')
-      await runIngestBench({ records: opts.records, processors: opts.processors.map(Number), batch: opts.batch, json: opts.json ?? false })
+      await runIngestBench({ records: opts.records, processors: opts.processors.map(Number), batch: opts.batch, rounds: opts.rounds, json: opts.json ?? false })
     })
   return bench
 }
