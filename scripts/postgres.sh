@@ -11,6 +11,8 @@
 #            Idempotent: when the cluster already runs, prints its URL again.
 #   stop     stop the server (fast shutdown) and delete $TRIBUTARY_PG_DIR.
 #   restart  pg_ctl restart (fast) on the same port and data; waits until ready.
+#   halt     stop the server (fast) but keep its data and port (tests of an outage).
+#   resume   start a halted server again on the same port and data; waits until ready.
 #   url      print the URL if the server runs (exit 3 otherwise).
 #   status   exit 0 iff the server runs and accepts connections (3: not running).
 #
@@ -171,6 +173,19 @@ restart() {
   wait_ready
 }
 
+halt() {
+  running || die "not running"
+  as_owner "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop >/dev/null 2>&1 || die "pg_ctl stop failed"
+}
+
+resume() {
+  if running; then wait_ready; return; fi
+  [[ -f $PORT_FILE ]] || die "no halted cluster in $STATE"
+  as_owner "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t "$PG_START_TIMEOUT" start >/dev/null 2>&1 \
+    || { tail -n 30 "$LOG" >&2 || true; die "pg_ctl start failed"; }
+  wait_ready
+}
+
 # One command at a time per state dir (test files may start the cluster concurrently).
 mkdir -p "$(dirname "$STATE")"
 exec 9>"$STATE.lock"
@@ -180,7 +195,9 @@ case ${1:-} in
   start) start ;;
   stop) stop ;;
   restart) restart ;;
+  halt) halt ;;
+  resume) resume ;;
   url) if running; then url; echo; else exit 3; fi ;;
   status) if running && ready; then exit 0; else exit 3; fi ;;
-  *) die "usage: $0 start|stop|restart|url|status" ;;
+  *) die "usage: $0 start|stop|restart|halt|resume|url|status" ;;
 esac

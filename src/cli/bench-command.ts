@@ -84,5 +84,18 @@ export function benchCommand(): Command {
       const { runKinesisBench } = await import('../bench/kinesis-bench.ts')
       await runKinesisBench({ records: opts.records, shards: opts.shards, rounds: opts.rounds, leaseDurationMs: opts.leaseDuration, balanceIntervalMs: opts.tick, json: opts.json ?? false })
     })
+  bench
+    .command('ingest')
+    .description('an ingestion job from Kafka into PostgreSQL with upserts (8 JSON columns) beside a raw read + COPY-then-upsert ceiling')
+    .option('--records <n>', 'messages', positiveInt, 1_000_000)
+    .addOption(new Option('--processors <n...>', 'processor counts to measure').choices(['1', '2', '4', '8']).default(['1', '4']))
+    .option('--batch <n>', "rows per batch (the job's batchSize and the ceiling's)", positiveInt, 32_768)
+    .option('--rounds <n>', 'alternating rounds of the ceiling and ours; the best of each is reported', positiveInt, 2)
+    .option('--json', 'print one JSON object per processor count')
+    .action(async (opts: { records: number; processors: string[]; batch: number; rounds: number; json?: boolean }) => {
+      if (!opts.json) console.log(`# machine: ${await machineLine()}`)
+      const { runIngestBench } = await import('../bench/ingest-bench.ts')
+      await runIngestBench({ records: opts.records, processors: opts.processors.map(Number), batch: opts.batch, rounds: opts.rounds, json: opts.json ?? false })
+    })
   return bench
 }

@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander'
 import { isTributaryError } from '../core/errors.ts'
 import { benchCommand } from './bench-command.ts'
 import { kinesisCommand } from './kinesis-command.ts'
+import { ingestCommand } from './ingest-command.ts'
 import { logCommand } from './log-command.ts'
 import { monitorCommand } from './monitor-command.ts'
 import { DEMO_PORT, logOption, nonNegativeInt, port, positiveInt } from './options.ts'
@@ -51,6 +52,7 @@ export function program(): Command {
   root.addCommand(monitorCommand())
   root.addCommand(runCommand())
   root.addCommand(kinesisCommand())
+  root.addCommand(ingestCommand())
   return root
 }
 

@@ -69,6 +69,11 @@ export const ErrorCodes = {
   TRIB_MONITOR_CONFIG: 'TRIB_MONITOR_CONFIG',
   /** A monitor notification could not be delivered after its retries. */
   TRIB_MONITOR_NOTIFY: 'TRIB_MONITOR_NOTIFY',
+  // ingest/
+  /** An ingestion job config is invalid; the message names the file, the line and the field. */
+  TRIB_INGEST_CONFIG: 'TRIB_INGEST_CONFIG',
+  /** A message could not become a row of its job's table (not JSON, a null primary key, a missing event time, a value that does not fit); it goes to the job's DLQ. */
+  TRIB_INGEST_ROW: 'TRIB_INGEST_ROW',
   // pipeline runtime (src/pipeline)
   /** A pipeline file is invalid; the message names the file, the line and the field. */
   TRIB_PIPELINE_CONFIG: 'TRIB_PIPELINE_CONFIG',
@@ -122,6 +127,9 @@ export const ErrorCodes = {
   // newcomer (readers never lock)
   /** A read-only open found no embedded log in the directory (it does not exist or holds no topics). */
   TRIB_LOG_NOT_FOUND: 'TRIB_LOG_NOT_FOUND',
+  // ingest/: controller
+  /** The ingestion controller (AresDB's `/assignment/...` protocol) could not be reached or answered something unusable; the message names the URL. */
+  TRIB_INGEST_CONTROLLER: 'TRIB_INGEST_CONTROLLER',
 } as const
 
 /** One of the stable error codes. */

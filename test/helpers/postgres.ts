@@ -28,6 +28,10 @@ export interface PostgresServer {
   database(): Promise<string>
   /** `pg_ctl restart -m fast` on the same port; only for a server this process started. */
   restart(): void
+  /** Stops a server this process started but keeps its data and port (an outage); {@link resume} starts it again. */
+  halt(): void
+  /** Starts a halted server again on the same port. */
+  resume(): void
   /** Stops a server this process started and deletes its directory; a no-op for `PG_URL`. */
   stop(): Promise<void>
 }
@@ -81,6 +85,14 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
     restart() {
       if (dir === null) throw new Error('restart needs a private server (startPostgres({ private: true }))')
       execFileSync('bash', [script, 'restart'], { env: { ...process.env, TRIBUTARY_PG_DIR: dir }, stdio: ['ignore', 'ignore', 'inherit'] })
+    },
+    halt() {
+      if (dir === null) throw new Error('halt needs a private server (startPostgres({ private: true }))')
+      execFileSync('bash', [script, 'halt'], { env: { ...process.env, TRIBUTARY_PG_DIR: dir }, stdio: ['ignore', 'ignore', 'inherit'] })
+    },
+    resume() {
+      if (dir === null) throw new Error('resume needs a private server (startPostgres({ private: true }))')
+      execFileSync('bash', [script, 'resume'], { env: { ...process.env, TRIBUTARY_PG_DIR: dir }, stdio: ['ignore', 'ignore', 'inherit'] })
     },
     async stop() {
       if (dir !== null) {
