@@ -28,6 +28,8 @@ const table = (): string => `leases-${randomUUID().slice(0, 8)}`
 
 export function leaseStoreConformance(name: string, factory: StoreFactory): void {
   describe(`lease store conformance: ${name}`, () => {
+    /** Coordinators a test started; stopped before its stores close, also when the test fails. */
+    const running = new Set<LeaseCoordinator>()
     const withStores = async (n: number, body: (stores: LeaseStore[]) => Promise<void>): Promise<void> => {
       const t = table()
       const stores: LeaseStore[] = []
@@ -39,6 +41,8 @@ export function leaseStoreConformance(name: string, factory: StoreFactory): void
         }
         await body(stores)
       } finally {
+        for (const c of running) await c.stop({ release: false }).catch(() => {})
+        running.clear()
         for (const s of stores) await s.close()
       }
     }
@@ -132,8 +136,11 @@ export function leaseStoreConformance(name: string, factory: StoreFactory): void
       }))
 
     describe('coordinator on this store', () => {
-      const coordinator = (store: LeaseStore, workerId: string, extra: Partial<LeaseCoordinatorOptions> = {}): LeaseCoordinator =>
-        new LeaseCoordinator({ store, workerId, leaseDurationMs: 400, renewIntervalMs: 100, takeIntervalMs: 100, ...extra })
+      const coordinator = (store: LeaseStore, workerId: string, extra: Partial<LeaseCoordinatorOptions> = {}): LeaseCoordinator => {
+        const c = new LeaseCoordinator({ store, workerId, leaseDurationMs: 400, renewIntervalMs: 100, takeIntervalMs: 100, ...extra })
+        running.add(c)
+        return c
+      }
 
       it('a lease whose counter stops moving expires after the lease duration as the taker observed it, and not before', () =>
         withStores(2, async ([s1, s2]) => {
