@@ -76,7 +76,9 @@ let status = 1
 try {
   const targets = files.length > 0 ? files : ['test/**/*.test.ts']
   const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(root, 'scripts/test-summary.ts')}`, `--test-reporter-destination=${summaryFile}`]
-  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', ...reporters, ...targets], { cwd: root, stdio: 'inherit', env })
+  // --test-force-exit: a test file whose tests all finished but that leaked a timer or socket must not
+  // keep the whole run waiting (it did once: a lease coordinator left ticking after a failed test).
+  const child = spawn(process.execPath, ['--test', '--test-concurrency=2', '--test-timeout=300000', '--test-force-exit', ...reporters, ...targets], { cwd: root, stdio: 'inherit', env })
   // Ctrl-C reaches the test runner too (same process group); wait for it, then stop the services.
   const onSignal = (signal: NodeJS.Signals): void => {
     interrupted = signal
