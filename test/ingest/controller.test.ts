@@ -14,9 +14,8 @@ import type { JobConfig } from '../../src/ingest/job-config.ts'
 import type { IngestSink } from '../../src/ingest/sinks/sink.ts'
 import type { Row } from '../../src/ingest/row-mapper.ts'
 import { registerLog } from '../../src/pipeline/connectors/index.ts'
+import { uid, waiter } from './helpers.ts'
 
-let seq = 0
-const uid = (): string => `${process.pid}-${Date.now().toString(36)}-${seq++}`
 
 /** Captures log lines (pino JSON) for assertions. */
 function capture(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
@@ -34,15 +33,7 @@ function jobJson(name: string, topic: string, version: number, extra: object = {
   }
 }
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+const until = waiter(20_000, 25)
 
 describe('ingestion controller', () => {
   let log: Log

@@ -13,10 +13,9 @@ import type { IngestSink } from '../../src/ingest/sinks/sink.ts'
 import { registerLog } from '../../src/pipeline/connectors/index.ts'
 import { recordFromJson } from '../../src/pipeline/record.ts'
 import { query, startPostgres, type PostgresServer } from '../helpers/postgres.ts'
+import { uid, waiter } from './helpers.ts'
 
 const quiet = createLogger({ level: 'silent' })
-let seq = 0
-const uid = (): string => `${process.pid}-${Date.now().toString(36)}-${seq++}`
 
 function job(topic: string, stream: object = {}): JobConfig {
   return parseJobConfig({
@@ -29,15 +28,7 @@ function job(topic: string, stream: object = {}): JobConfig {
   })
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+const until = waiter(30_000, 25)
 
 async function dlqCount(log: Log, topic: string): Promise<number> {
   if (!(await log.admin.listTopics()).includes(topic)) return 0
