@@ -4,13 +4,13 @@
  * settings, and a server restart in the middle of a batch.
  */
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import pg from 'pg'
 import { isTributaryError } from '../../../src/core/index.ts'
 import { PostgresDestination } from '../../../src/pipeline/connectors/postgres/destination.ts'
 import { postgresSettings } from '../../../src/pipeline/connectors/postgres/settings.ts'
 import { createRecord } from '../../../src/pipeline/index.ts'
-import { query, startPostgres, type PostgresServer } from '../../helpers/postgres.ts'
+import { query } from '../../helpers/postgres.ts'
 import { context, eventually, never, rec, usePostgres } from './helpers.ts'
 
 const env = usePostgres()
@@ -169,32 +169,26 @@ describe('postgres destination', () => {
 })
 
 describe('postgres destination across a server restart', () => {
-  let own: PostgresServer
-  let ownUrl: string
-  before(async () => {
-    own = await startPostgres({ private: true })
-    ownUrl = await own.database()
-  })
-  after(() => own.stop())
+  const own = usePostgres({ private: true })
 
   it('retries a batch cut by a restart and acknowledges it only once committed, each row once', async () => {
-    await query(ownUrl, `CREATE TABLE restart_t (id int PRIMARY KEY, a text, b text, c int, d float8)`)
-    const dest = new PostgresDestination(postgresSettings.parse({ url: ownUrl, table: 'restart_t' }), context(), { retryForMs: 60_000 })
+    await query(own.url, `CREATE TABLE restart_t (id int PRIMARY KEY, a text, b text, c int, d float8)`)
+    const dest = new PostgresDestination(postgresSettings.parse({ url: own.url, table: 'restart_t' }), context(), { retryForMs: 60_000 })
     await dest.open(never)
     const n = 50_000
     const records = Array.from({ length: n }, (_, i) => rec('create', { id: i }, { id: i, a: `a${i}`, b: 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', c: i, d: i / 3 }))
     // hold the batch mid-flight: its COPY waits for a lock another session holds, then the server restarts
-    const blocker = new pg.Client({ connectionString: ownUrl })
+    const blocker = new pg.Client({ connectionString: own.url })
     blocker.on('error', () => undefined)
     await blocker.connect()
     await blocker.query('BEGIN; LOCK TABLE restart_t IN ACCESS EXCLUSIVE MODE')
     const writing = dest.write(records, never)
-    await eventually(async () => ((await query(ownUrl, `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'restart_t'::regclass`)).length > 0 ? true : undefined), 'the COPY to wait in its transaction')
-    own.restart()
+    await eventually(async () => ((await query(own.url, `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'restart_t'::regclass`)).length > 0 ? true : undefined), 'the COPY to wait in its transaction')
+    own.server.restart()
     await blocker.end().catch(() => undefined)
     const acks = await writing
     assert.ok(acks.every((a) => a.error === undefined))
-    assert.deepEqual(await query(ownUrl, 'SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM restart_t'), [{ n, d: n }])
+    assert.deepEqual(await query(own.url, 'SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM restart_t'), [{ n, d: n }])
     // and the same destination keeps working on its new connection
     const more = await dest.write([rec('update', { id: 1 }, { id: 1, a: 'after' })], never)
     assert.equal(more[0]?.error, undefined)

@@ -18,17 +18,18 @@ export interface PostgresTestEnv {
 }
 
 /**
- * Registers hooks that start PostgreSQL with a fresh database before the tests of the current suite
- * (or file) and stop it after them.
+ * Registers hooks that start PostgreSQL (with `options`, e.g. `{ private: true }` for a server the
+ * tests may restart) with a fresh database before the tests of the current suite (or file) and stop
+ * it after them.
  *
  * @example
  * const env = usePostgres()
  * it('...', async () => { await query(env.url, 'SELECT 1') })
  */
-export function usePostgres(): PostgresTestEnv {
+export function usePostgres(options?: Parameters<typeof startPostgres>[0]): PostgresTestEnv {
   const env = {} as PostgresTestEnv
   before(async () => {
-    env.server = await startPostgres()
+    env.server = await startPostgres(options)
     env.url = await env.server.database()
   })
   after(() => env.server.stop())

@@ -5,13 +5,13 @@
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import pg from 'pg'
 import { isTributaryError } from '../../../src/core/index.ts'
 import { PostgresSource } from '../../../src/pipeline/connectors/postgres/source.ts'
 import { postgresSettings } from '../../../src/pipeline/connectors/postgres/settings.ts'
 import type { PipelineRecord, StructuredData } from '../../../src/pipeline/index.ts'
-import { query, startPostgres, type PostgresServer } from '../../helpers/postgres.ts'
+import { query, startPostgres } from '../../helpers/postgres.ts'
 import { context, eventually, never, usePostgres } from './helpers.ts'
 
 const env = usePostgres()
@@ -246,22 +246,16 @@ describe('postgres source', () => {
 })
 
 describe('postgres source on a server of its own', () => {
-  let own: PostgresServer
-  let ownUrl: string
-  before(async () => {
-    own = await startPostgres({ private: true })
-    ownUrl = await own.database()
-  })
-  after(() => own.stop())
+  const own = usePostgres({ private: true })
 
   it('recovers from a PostgreSQL restart mid-stream without losing or repeating a change', async () => {
-    await query(ownUrl, 'CREATE TABLE survive (id int PRIMARY KEY)')
-    const source = await openSource({ tables: 'survive', cdcMode: 'logrepl', snapshotMode: 'never', ...names() }, null, ownUrl)
-    await query(ownUrl, 'INSERT INTO survive SELECT generate_series(1, 500)')
-    await query(ownUrl, 'INSERT INTO survive SELECT generate_series(501, 1000)')
+    await query(own.url, 'CREATE TABLE survive (id int PRIMARY KEY)')
+    const source = await openSource({ tables: 'survive', cdcMode: 'logrepl', snapshotMode: 'never', ...names() }, null, own.url)
+    await query(own.url, 'INSERT INTO survive SELECT generate_series(1, 500)')
+    await query(own.url, 'INSERT INTO survive SELECT generate_series(501, 1000)')
     const first = await readUntil(source, (all) => all.length >= 600)
-    own.restart()
-    await query(ownUrl, 'INSERT INTO survive SELECT generate_series(1001, 1500)')
+    own.server.restart()
+    await query(own.url, 'INSERT INTO survive SELECT generate_series(1001, 1500)')
     const rest = await readUntil(source, (all) => all.length + first.length >= 1500)
     await source.teardown()
     const ids = [...first, ...rest].map(idOf)
