@@ -1,9 +1,11 @@
-/** Shared helpers of the ingestion tests: unique names, waiting for a condition, and the CLI child process setup. */
+/** Shared helpers of the ingestion tests: unique names, waiting for a condition, a memory log, and the CLI child process setup. */
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { after, before } from 'node:test'
+import { openLog, type Log } from '../../src/log/index.ts'
+import { registerLog } from '../../src/pipeline/connectors/index.ts'
 import { startPostgres, type PostgresServer } from '../helpers/postgres.ts'
 
 /** The repository root, the working directory of CLI child processes. */
@@ -66,6 +68,48 @@ export function usePostgresAndDir(prefix: string): PostgresAndDir {
   after(async () => {
     await env.server?.stop()
     fs.rmSync(env.dir, { recursive: true, force: true })
+  })
+  return env
+}
+
+/** A memory log registered under a URL, and temporary directories; set once the `before` hook has run. */
+export interface MemoryLogEnv {
+  log: Log
+  /** `memory:<name>-…`, the URL the log is registered under (job drivers' `logUrl`). */
+  url: string
+  /** Makes a temporary directory `trib-<name>-…`, removed after the suite. */
+  tempDir(): string
+}
+
+/**
+ * Registers hooks that open a memory log and register it as `memory:<name>-<uid>` before the suite,
+ * and unregister and close it, and remove the directories {@link MemoryLogEnv.tempDir} made, after it.
+ *
+ * @example
+ * const env = useMemoryLog('ingest-ctl')
+ * it('...', async () => { await env.log.admin.createTopic({ name: 't', partitions: 1 }) })
+ */
+export function useMemoryLog(name: string): MemoryLogEnv {
+  const dirs: string[] = []
+  let unregister: () => void
+  const env: MemoryLogEnv = {
+    log: undefined as unknown as Log,
+    url: '',
+    tempDir: () => {
+      const d = fs.mkdtempSync(path.join(os.tmpdir(), `trib-${name}-`))
+      dirs.push(d)
+      return d
+    },
+  }
+  before(async () => {
+    env.url = `memory:${name}-${uid()}`
+    env.log = await openLog('memory:')
+    unregister = registerLog(env.url, env.log)
+  })
+  after(async () => {
+    unregister()
+    await env.log.close()
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
   })
   return env
 }
