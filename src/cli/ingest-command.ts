@@ -12,7 +12,8 @@ import { TributaryError } from '../core/errors.ts'
 import { createLogger } from '../core/logger.ts'
 import type { DriverStatus, IngestSink, JobConfig } from '../ingest/index.ts'
 import type { Log } from '../log/index.ts'
-import { DEFAULT_LOG, positiveInt } from './options.ts'
+import { DEFAULT_LOG, hostPort, positiveInt, splitAddress } from './options.ts'
+import { untilSignalled } from './stop-signals.ts'
 
 /** Options of {@link runIngest}. */
 export interface RunIngestOptions {
@@ -43,11 +44,6 @@ export interface RunIngestOptions {
   /** Plain progress lines every this many ms when not a TTY (default 10 000; 0 = none). */
   intervalMs?: number
   print?: (line: string) => void
-}
-
-function address(value: string): string {
-  if (!/^[^\s:]+:\d{1,5}$/.test(value)) throw new InvalidArgumentError(`expected host:port, got ${JSON.stringify(value)}`)
-  return value
 }
 
 function sinkOption(value: string): string {
@@ -92,12 +88,6 @@ export function statusTable(jobs: readonly DriverStatus[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
   return [line(header), ...rows.map(line)].join('\n')
-}
-
-function splitAddress(value: string | undefined): { host: string; port: number } {
-  if (!value) return { host: '127.0.0.1', port: 8000 }
-  const at = value.lastIndexOf(':')
-  return { host: value.slice(0, at), port: Number(value.slice(at + 1)) }
 }
 
 /** Runs ingestion jobs until `signal` aborts. */
@@ -242,7 +232,7 @@ export function ingestCommand(): Command {
     .option('--instance <id>', 'this instance id', process.env.INSTANCE_ID ?? (process.env.HOSTNAME || 'tributary'))
     .option('--log <url>', "the log the jobs read (default: each job's kafka://<kafkaBroker>, else file:./.tributary)")
     .option('--sink <postgres://…|log>', 'where rows go', sinkOption, 'log')
-    .option('-a, --address <host:port>', 'serve HTTP here (default 127.0.0.1:8000, or the next free port)', address)
+    .option('-a, --address <host:port>', 'serve HTTP here (default 127.0.0.1:8000, or the next free port)', hostPort)
     .option('--state-dir <dir>', 'where pipeline state is kept', '.tributary/ingest')
     .option('--leases <postgres://…>', 'spread the processors of every job over the instances sharing this lease table (tributary_ingest_leases)')
     .option('--lease-duration <seconds>', 'a dead instance\'s processors move after this long', positiveInt, 10)
@@ -250,12 +240,8 @@ export function ingestCommand(): Command {
     .option('--no-progress', 'plain progress lines even on a terminal')
     .addHelpText('after', HELP)
     .action(async (opts: { jobs?: string; controller?: string; namespace?: string; instance: string; log?: string; sink: string; address?: string; stateDir: string; leases?: string; leaseDuration: number; refreshInterval: number; progress: boolean }) => {
-      const controller = new AbortController()
-      const onSignal = (): void => controller.abort()
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-      try {
-        await runIngest(
+      await untilSignalled((stop) =>
+        runIngest(
           {
             jobs: opts.jobs,
             controller: opts.controller,
@@ -271,17 +257,14 @@ export function ingestCommand(): Command {
             progress: opts.progress && process.stdout.isTTY === true,
             intervalMs: process.env.TRIBUTARY_PROGRESS_MS ? Number(process.env.TRIBUTARY_PROGRESS_MS) : undefined,
           },
-          controller.signal,
-        )
-      } finally {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-      }
+          stop,
+        ),
+      )
     })
   cmd
     .command('status')
     .description('print the job status table of a running `tributary ingest`')
-    .option('-a, --address <host:port>', 'where it serves HTTP', address, '127.0.0.1:8000')
+    .option('-a, --address <host:port>', 'where it serves HTTP', hostPort, '127.0.0.1:8000')
     .option('--json', 'print the raw /v1/jobs answer')
     .action(async (opts: { address: string; json?: boolean }, command: Command) => {
       // `ingest` has its own --address; commander gives it the value when both are spelt the same.

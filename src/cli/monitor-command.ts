@@ -5,11 +5,12 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import v8 from 'node:v8'
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { sleep, whenAborted } from '../core/backoff.ts'
 import { isTributaryError, TributaryError } from '../core/errors.ts'
 import type { Log } from '../log/index.ts'
 import type { MonitorConfig } from '../monitor/config.ts'
+import { hostPort } from './options.ts'
 
 /**
  * The monitor's modules, loaded when the command runs (not when the CLI starts): the modules
@@ -39,11 +40,6 @@ export interface RunMonitorOptions {
   demo?: boolean
   /** Where lines go (console.log by default). */
   print?: (line: string) => void
-}
-
-function address(value: string): string {
-  if (!/^[^\s:]+:\d{1,5}$/.test(value)) throw new InvalidArgumentError(`expected host:port, got ${JSON.stringify(value)}`)
-  return value
 }
 
 const HELP = `
@@ -82,7 +78,7 @@ export function monitorCommand(): Command {
   return new Command('monitor')
     .description('run the Burrow-compatible consumer-lag monitor: HTTP API v3, /metrics and a dashboard')
     .requiredOption('-c, --config <file>', 'the monitor config (YAML), e.g. examples/monitor.yaml')
-    .option('-a, --address <host:port>', 'listen here instead of httpserver.address (default 127.0.0.1:8000)', address)
+    .option('-a, --address <host:port>', 'listen here instead of httpserver.address (default 127.0.0.1:8000)', hostPort)
     .option('--check', 'validate the config, print a summary and exit')
     .option('--demo', 'also run a demo workload (a producer, a group that keeps up, one that falls behind) on the first embedded cluster')
     .addHelpText('after', HELP)

@@ -1,6 +1,6 @@
 /**
- * Option parsing helpers shared by CLI commands: integers and `k=v` lists with errors that name the
- * option, and the `--log` option every command takes.
+ * Option parsing helpers shared by CLI commands: integers, `host:port` addresses and `k=v` lists with
+ * errors that name the option, and the `--log` option every command takes.
  * @module
  */
 import { InvalidArgumentError, Option } from 'commander'
@@ -34,6 +34,24 @@ export function nonNegativeInt(value: string): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got ${JSON.stringify(value)}`)
   return n
+}
+
+/** Parses a `host:port` option value (`--address`). */
+export function hostPort(value: string): string {
+  if (!/^[^\s:]+:\d{1,5}$/.test(value)) throw new InvalidArgumentError(`expected host:port, got ${JSON.stringify(value)}`)
+  return value
+}
+
+/**
+ * Splits a `host:port` parsed by {@link hostPort}; without one, 127.0.0.1:8000.
+ *
+ * @example
+ * splitAddress('0.0.0.0:9000') // { host: '0.0.0.0', port: 9000 }
+ */
+export function splitAddress(value: string | undefined): { host: string; port: number } {
+  if (!value) return { host: '127.0.0.1', port: 8000 }
+  const at = value.lastIndexOf(':')
+  return { host: value.slice(0, at), port: Number(value.slice(at + 1)) }
 }
 
 /** Collects repeated `key=value` options into an object. */

@@ -8,11 +8,13 @@
 import fs from 'node:fs'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { Command, InvalidArgumentError } from 'commander'
+import { Command } from 'commander'
 import { whenAborted } from '../core/backoff.ts'
 import { TributaryError } from '../core/errors.ts'
 import { createLogger } from '../core/logger.ts'
 import type { ConnectorPlugin, PipelineStatus, PluginRegistry, ProcessorPlugin } from '../pipeline/index.ts'
+import { hostPort, splitAddress } from './options.ts'
+import { untilSignalled } from './stop-signals.ts'
 
 /** Options of {@link runPipelines}. */
 export interface RunPipelinesOptions {
@@ -31,11 +33,6 @@ export interface RunPipelinesOptions {
   print?: (line: string) => void
 }
 
-function address(value: string): string {
-  if (!/^[^\s:]+:\d{1,5}$/.test(value)) throw new InvalidArgumentError(`expected host:port, got ${JSON.stringify(value)}`)
-  return value
-}
-
 const HELP = `
 Pipeline files are Conduit's YAML v2.x (version, pipelines[] with connectors, processors and
 dead-letter-queue); see docs/pipeline.md and examples/pipelines/. Plugin names may carry builtin:
@@ -52,7 +49,7 @@ export function runCommand(): Command {
     .description('run the pipelines of a pipeline file (or every .yaml in a directory) until stopped')
     .argument('<file-or-dir>', 'a pipeline file or a directory of them')
     .option('--state-dir <dir>', 'where source positions and connector state are kept', '.tributary/pipelines')
-    .option('-a, --address <host:port>', 'serve HTTP here (default 127.0.0.1:8000, or the next free port)', address)
+    .option('-a, --address <host:port>', 'serve HTTP here (default 127.0.0.1:8000, or the next free port)', hostPort)
     .option('--plugins <module...>', 'modules exporting extra `connectors` / `processors` plugin arrays')
     .option('--check', 'validate the files, print the pipelines and exit')
     .option('--no-progress', 'plain progress lines even on a terminal')
@@ -66,22 +63,7 @@ export function runCommand(): Command {
         for (const s of service.list()) console.log(describe(s))
         return
       }
-      const controller = new AbortController()
-      let signals = 0
-      const hardStop = new AbortController()
-      const onSignal = (): void => {
-        signals++
-        if (signals === 1) controller.abort()
-        else hardStop.abort()
-      }
-      process.on('SIGINT', onSignal)
-      process.on('SIGTERM', onSignal)
-      try {
-        await runPipelines({ target, stateDir: opts.stateDir, address: opts.address, plugins: opts.plugins, progress: opts.progress && process.stdout.isTTY === true }, controller.signal, hardStop.signal)
-      } finally {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-      }
+      await untilSignalled((stop, hardStop) => runPipelines({ target, stateDir: opts.stateDir, address: opts.address, plugins: opts.plugins, progress: opts.progress && process.stdout.isTTY === true }, stop, hardStop))
     })
 }
 
@@ -127,13 +109,7 @@ export async function runPipelines(options: RunPipelinesOptions, signal: AbortSi
   const service = PipelineService.fromFiles(options.target, { registry, stateDir: options.stateDir, logger })
   fs.mkdirSync(options.stateDir ?? '.tributary/pipelines', { recursive: true }) // also makes .tributary, where the examples write
   for (const w of service.warnings) print(`warning: ${w}`)
-  let host = '127.0.0.1'
-  let port = 8000
-  if (options.address) {
-    const at = options.address.lastIndexOf(':')
-    host = options.address.slice(0, at)
-    port = Number(options.address.slice(at + 1))
-  }
+  const { host, port } = splitAddress(options.address)
   const server = await startHttpServer({ host, port, portFallback: options.address === undefined, routes: [pipelineRoutes(service, { metrics: true })] })
   service.start()
   const ids = [...service.runners.keys()]

@@ -1,54 +1,33 @@
 import assert from 'node:assert/strict'
 import { execFile, spawn } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { openLog } from '../../src/log/index.ts'
-import { query, startPostgres, type PostgresServer } from '../helpers/postgres.ts'
+import { query } from '../helpers/postgres.ts'
+import { main, root, usePostgresAndDir, waiter } from './helpers.ts'
 
-const root = path.resolve(import.meta.dirname, '../..')
-const main = path.join(root, 'src/cli/main.ts')
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
 const uid = `${process.pid}-${Date.now().toString(36)}`
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 40_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+const until = waiter(40_000, 50)
 
 describe('tributary ingest (child process)', () => {
-  let server: PostgresServer
-  let db: string
-  let dir: string
-  before(async () => {
-    server = await startPostgres()
-    db = await server.database()
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-ingest-cli-'))
-  })
-  after(async () => {
-    await server?.stop()
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
+  const env = usePostgresAndDir('trib-ingest-cli-')
 
   it('runs the jobs of a directory from Kafka into PostgreSQL, prints progress, answers `ingest status`, and stops on SIGTERM', async () => {
     const topic = `cli-trips-${uid}`
     const log = await openLog(`kafka://${brokers}`)
     await log.admin.createTopic({ name: topic, partitions: 2 })
-    const jobs = path.join(dir, 'jobs')
+    const jobs = path.join(env.dir, 'jobs')
     fs.mkdirSync(jobs)
     fs.writeFileSync(
       path.join(jobs, 'trips.yaml'),
       `job: trips-${uid}\nversion: 1\naresTableConfig:\n  schema:\n    name: trips_${process.pid}\n    columns:\n      - { name: id, type: BigEnum }\n      - { name: fare, type: Int64 }\n    primaryKeyColumns: [0]\n  updateMode: { fare: addition }\nstreamConfig:\n  topic: ${topic}\n  kafkaBroker: ${brokers}\n  latestOffset: false\n  processorCount: 2\n  maxBatchDelayMS: 100\n`,
     )
     fs.writeFileSync(path.join(jobs, 'broken.json'), '{"job": "broken", "streamConfig": {"topic": "x", "batchSize": -1}}')
-    const child = spawn(process.execPath, [main, 'ingest', '--jobs', jobs, '--sink', db, '--address', '127.0.0.1:0', '--state-dir', path.join(dir, 'state'), '--instance', 'cli-1'], {
+    const child = spawn(process.execPath, [main, 'ingest', '--jobs', jobs, '--sink', env.db, '--address', '127.0.0.1:0', '--state-dir', path.join(env.dir, 'state'), '--instance', 'cli-1'], {
       cwd: root,
       env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn', TRIBUTARY_PROGRESS_MS: '200' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,10 +43,10 @@ describe('tributary ingest (child process)', () => {
       assert.match(out, new RegExp(`job trips-${uid} started \\(version 1, topic ${topic}, 2 processor\\(s\\)\\)`))
       await log.producer().send(Array.from({ length: 100 }, (_, i) => ({ topic, key: `k${i}`, value: JSON.stringify({ id: `t${i % 10}`, fare: 1 }) })))
       await until('the rows', async () => {
-        const rows = await query<{ n: string }>(db, `SELECT sum(fare)::text AS n FROM trips_${process.pid}`).catch(() => [])
+        const rows = await query<{ n: string }>(env.db, `SELECT sum(fare)::text AS n FROM trips_${process.pid}`).catch(() => [])
         return rows[0]?.n === '100'
       })
-      assert.equal((await query(db, `SELECT id FROM trips_${process.pid}`)).length, 10)
+      assert.equal((await query(env.db, `SELECT id FROM trips_${process.pid}`)).length, 10)
       await until('a progress line', () => new RegExp(`trips-${uid} v1 \\[2/2 running\\] messages 100 `).test(out))
       const status = await promisify(execFile)(process.execPath, [main, 'ingest', 'status', '--address', url[1].replace('http://', '')], { cwd: root })
       assert.match(status.stdout, /instance cli-1 at 127\.0\.0\.1:\d+: 1 job\(s\)/)

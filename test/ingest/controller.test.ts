@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict'
 import fs from 'node:fs'
 import http from 'node:http'
-import os from 'node:os'
 import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createLogger } from '../../src/core/logger.ts'
-import { openLog, type Log } from '../../src/log/index.ts'
 import { JobController } from '../../src/ingest/controller.ts'
 import { DirectoryJobSource } from '../../src/ingest/directory-source.ts'
 import { JobDriver } from '../../src/ingest/driver.ts'
@@ -13,10 +11,8 @@ import { HttpJobSource } from '../../src/ingest/http-source.ts'
 import type { JobConfig } from '../../src/ingest/job-config.ts'
 import type { IngestSink } from '../../src/ingest/sinks/sink.ts'
 import type { Row } from '../../src/ingest/row-mapper.ts'
-import { registerLog } from '../../src/pipeline/connectors/index.ts'
+import { uid, useMemoryLog, waiter } from './helpers.ts'
 
-let seq = 0
-const uid = (): string => `${process.pid}-${Date.now().toString(36)}-${seq++}`
 
 /** Captures log lines (pino JSON) for assertions. */
 function capture(): { logger: ReturnType<typeof createLogger>; lines: string[] } {
@@ -34,35 +30,19 @@ function jobJson(name: string, topic: string, version: number, extra: object = {
   }
 }
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+const until = waiter(20_000, 25)
 
 describe('ingestion controller', () => {
-  let log: Log
-  let url: string
-  let unregister: () => void
-  const dirs: string[] = []
-  const tmp = (): string => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-ingest-ctl-'))
-    dirs.push(d)
-    return d
-  }
+  const env = useMemoryLog('ingest-ctl')
   /** Rows saved per job name and version. */
   const saved = new Map<string, Row[]>()
   const controller = (logger = createLogger({ level: 'silent' })): JobController => {
-    const stateDir = tmp()
+    const stateDir = env.tempDir()
     return new JobController({
       logger,
       driver: (job: JobConfig) =>
         new JobDriver(job, {
-          logUrl: url,
+          logUrl: env.url,
           stateDir: path.join(stateDir, job.job, String(job.version)),
           logger: createLogger({ level: 'silent' }),
           sink: (): IngestSink => ({
@@ -74,21 +54,11 @@ describe('ingestion controller', () => {
         }),
     })
   }
-  before(async () => {
-    url = `memory:ingest-ctl-${uid()}`
-    log = await openLog('memory:')
-    unregister = registerLog(url, log)
-  })
-  after(async () => {
-    unregister()
-    await log.close()
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-  })
 
   it('syncs a directory: adds jobs, replaces a driver when its version changes (the old one stopped), stops a removed job, and keeps the running version when a file turns bad', async () => {
-    const dir = tmp()
+    const dir = env.tempDir()
     const topic = `ctl-dir-${uid()}`
-    await log.admin.createTopic({ name: topic, partitions: 1 })
+    await env.log.admin.createTopic({ name: topic, partitions: 1 })
     const a = `a-${uid()}`
     const b = `b-${uid()}`
     fs.writeFileSync(path.join(dir, 'a.json'), JSON.stringify(jobJson(a, topic, 1)))
@@ -103,7 +73,7 @@ describe('ingestion controller', () => {
       assert.deepEqual([...jobs.drivers.keys()].sort(), [a, b].sort())
       const oldA = jobs.driver(a)!
       await oldA.waitFor((s) => s.runningProcessors === 1)
-      await log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'x', n: 1 }) }])
+      await env.log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'x', n: 1 }) }])
       await until('version 1 saving', () => saved.get(`${a}@1`)?.length === 1)
 
       // A new version: the watcher picks it up; the old driver is stopped, the new one runs.
@@ -115,7 +85,7 @@ describe('ingestion controller', () => {
       assert.equal(oldStatus.processorContext['0'].shutdown, true)
       assert.equal(oldStatus.processorContext['0'].state, 'stopped')
       await newA.waitFor((s) => s.runningProcessors === 1)
-      await log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'y', n: 2 }) }])
+      await env.log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'y', n: 2 }) }])
       await until('version 2 saving', () => saved.get(`${a}@2`)?.length === 1)
       assert.equal(saved.get(`${a}@1`)?.length, 1, 'the old version saved nothing more')
 
@@ -172,7 +142,7 @@ describe('ingestion controller', () => {
 
     it('fetches the assignment when the hash changes, applies jobs, versions and removals, and reports bad jobs and a failing controller', async () => {
       const topic = `ctl-http-${uid()}`
-      await log.admin.createTopic({ name: topic, partitions: 1 })
+      await env.log.admin.createTopic({ name: topic, partitions: 1 })
       const x = `x-${uid()}`
       const y = `y-${uid()}`
       assignment = { subscriber: 'inst-1', jobs: [jobJson(x, topic, 1), jobJson(y, topic, 1)], instances: { 'inst-1': { name: 'inst-1', host: '127.0.0.1' } } }

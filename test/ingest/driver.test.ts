@@ -15,11 +15,10 @@ import type { IngestSink } from '../../src/ingest/sinks/sink.ts'
 import { registerLog } from '../../src/pipeline/connectors/index.ts'
 import { recordFromJson } from '../../src/pipeline/record.ts'
 import { startPostgres, type PostgresServer } from '../helpers/postgres.ts'
+import { uid } from './helpers.ts'
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
 const quiet = createLogger({ level: 'silent' })
-let seq = 0
-const uid = (): string => `${process.pid}-${Date.now().toString(36)}-${seq++}`
 
 function scoresJob(topic: string, processorCount: number): JobConfig {
   return parseJobConfig({

@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { createLogger } from '../../src/core/logger.ts'
 import { openLog, type Log } from '../../src/log/index.ts'
@@ -13,10 +10,9 @@ import type { IngestSink } from '../../src/ingest/sinks/sink.ts'
 import { registerLog } from '../../src/pipeline/connectors/index.ts'
 import { recordFromJson } from '../../src/pipeline/record.ts'
 import { query, startPostgres, type PostgresServer } from '../helpers/postgres.ts'
+import { uid, useMemoryLog, waiter } from './helpers.ts'
 
 const quiet = createLogger({ level: 'silent' })
-let seq = 0
-const uid = (): string => `${process.pid}-${Date.now().toString(36)}-${seq++}`
 
 function job(topic: string, stream: object = {}): JobConfig {
   return parseJobConfig({
@@ -29,15 +25,7 @@ function job(topic: string, stream: object = {}): JobConfig {
   })
 }
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
+const until = waiter(30_000, 25)
 
 async function dlqCount(log: Log, topic: string): Promise<number> {
   if (!(await log.admin.listTopics()).includes(topic)) return 0
@@ -74,25 +62,7 @@ function switchableSink(): IngestSink & { down: boolean; saves: number } {
 }
 
 describe('ingestion job failures', () => {
-  const dirs: string[] = []
-  const stateDir = (): string => {
-    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-ingest-fail-'))
-    dirs.push(d)
-    return d
-  }
-  let log: Log
-  let url: string
-  let unregister: () => void
-  before(async () => {
-    url = `memory:ingest-fail-${uid()}`
-    log = await openLog('memory:')
-    unregister = registerLog(url, log)
-  })
-  after(async () => {
-    unregister()
-    await log.close()
-    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
-  })
+  const env = useMemoryLog('ingest-fail')
 
   describe('PostgreSQL down for longer than the retry window', () => {
     let server: PostgresServer
@@ -105,7 +75,7 @@ describe('ingestion job failures', () => {
 
     it('puts the batch in the DLQ with the error, commits it only then, and carries on once the server is back', async () => {
       const topic = `pg-down-${uid()}`
-      await log.admin.createTopic({ name: topic, partitions: 1 })
+      await env.log.admin.createTopic({ name: topic, partitions: 1 })
       const j = job(topic)
       const table = `counts_down`
       let saves = 0
@@ -115,20 +85,20 @@ describe('ingestion job failures', () => {
         handler.handle = (first, save, signal) => handle(first, () => (saves++, save()), signal)
         return handler
       }
-      const driver = new JobDriver(j, { logUrl: url, sink: (jc) => new PostgresSink(jc, { url: db, table }), stateDir: stateDir(), logger: quiet, retryHandler: retry })
+      const driver = new JobDriver(j, { logUrl: env.url, sink: (jc) => new PostgresSink(jc, { url: db, table }), stateDir: env.tempDir(), logger: quiet, retryHandler: retry })
       try {
         driver.start()
-        await log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'before', n: 1 }) }])
-        await until('the row before the outage', async () => (await committed(log, driver.groupId, topic)) === 1)
+        await env.log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'before', n: 1 }) }])
+        await until('the row before the outage', async () => (await committed(env.log, driver.groupId, topic)) === 1)
         server.halt()
-        await log.producer().send([1, 2, 3].map((i) => ({ topic, key: 'k', value: JSON.stringify({ id: `a${i}`, n: i }) })))
+        await env.log.producer().send([1, 2, 3].map((i) => ({ topic, key: 'k', value: JSON.stringify({ id: `a${i}`, n: i }) })))
         // While it retries, nothing is committed and nothing is in the DLQ yet.
         await until('a retry', () => saves >= 2)
-        assert.equal(await committed(log, driver.groupId, topic), 1)
-        assert.equal(await dlqCount(log, `${j.job}-dlq`), 0)
+        assert.equal(await committed(env.log, driver.groupId, topic), 1)
+        assert.equal(await dlqCount(env.log, `${j.job}-dlq`), 0)
         // Once the window is used up: the batch is in the DLQ, and only then committed.
-        await until('the commit', async () => (await committed(log, driver.groupId, topic)) === 4)
-        const errors = await dlqErrors(log, `${j.job}-dlq`)
+        await until('the commit', async () => (await committed(env.log, driver.groupId, topic)) === 4)
+        const errors = await dlqErrors(env.log, `${j.job}-dlq`)
         assert.equal(errors.length, 3)
         assert.match(errors[0], new RegExp(`job ${j.job}: postgresql`))
         const status = driver.status().processorContext['0']
@@ -136,13 +106,13 @@ describe('ingestion job failures', () => {
         assert.ok(status.errors.length >= 1 && typeof status.errors[0].message === 'string')
         // The server comes back: later messages land.
         server.resume()
-        await log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'b', n: 7 }) }])
+        await env.log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'b', n: 7 }) }])
         await until('the row after the outage', async () => {
           const rows = await query(db, `SELECT id, n::int FROM ${table}`).catch(() => [])
           return rows.length === 2 && rows
         })
         assert.deepEqual(await query(db, `SELECT id, n::int FROM ${table} ORDER BY id`), [{ id: 'b', n: 7 }, { id: 'before', n: 1 }])
-        await until('the last commit', async () => (await committed(log, driver.groupId, topic)) === 5)
+        await until('the last commit', async () => (await committed(env.log, driver.groupId, topic)) === 5)
       } finally {
         await driver.stop()
       }
@@ -151,28 +121,28 @@ describe('ingestion job failures', () => {
 
   it('a failing DLQ write commits nothing and stops the processor as failed', async () => {
     const topic = `dlq-down-${uid()}`
-    await log.admin.createTopic({ name: topic, partitions: 1 })
+    await env.log.admin.createTopic({ name: topic, partitions: 1 })
     const j = job(topic, { restartOnFailure: false })
     const dlqUrl = `memory:ingest-dlq-${uid()}`
     const dlqLog = await openLog('memory:')
     const unregisterDlq = registerLog(dlqUrl, dlqLog)
     const sink = switchableSink()
     sink.down = false
-    const driver = new JobDriver(j, { logUrl: url, dlqUrl, sink: () => sink, stateDir: stateDir(), logger: quiet })
+    const driver = new JobDriver(j, { logUrl: env.url, dlqUrl, sink: () => sink, stateDir: env.tempDir(), logger: quiet })
     try {
       driver.start()
-      await log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'x', n: 1 }) }])
-      await until('the first commit', async () => (await committed(log, driver.groupId, topic)) === 1)
+      await env.log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'x', n: 1 }) }])
+      await until('the first commit', async () => (await committed(env.log, driver.groupId, topic)) === 1)
       // The DLQ's log goes away under the running processor: the next dead letter cannot be written.
       await dlqLog.close()
-      await log.producer().send([{ topic, key: 'k', value: '{not json' }, { topic, key: 'k', value: JSON.stringify({ id: 'y', n: 1 }) }])
+      await env.log.producer().send([{ topic, key: 'k', value: '{not json' }, { topic, key: 'k', value: JSON.stringify({ id: 'y', n: 1 }) }])
       const status = await driver.waitFor((s) => s.failedProcessors === 1, 20_000)
       assert.equal(status.runningProcessors, 0)
       assert.ok(['degraded', 'stopped'].includes(status.processorContext['0'].state))
       assert.ok(status.processorContext['0'].errors.some((e) => /closed/i.test(e.message)), JSON.stringify(status.processorContext['0'].errors))
       // Neither the bad message nor the good one after it is committed.
       await new Promise((r) => setTimeout(r, 200))
-      assert.equal(await committed(log, driver.groupId, topic), 1)
+      assert.equal(await committed(env.log, driver.groupId, topic), 1)
       assert.equal(driver.status().failedProcessors, 1)
     } finally {
       await driver.stop()
@@ -182,20 +152,20 @@ describe('ingestion job failures', () => {
 
   it('errorThreshold errors restart the processor after restartInterval when restartOnFailure is on', async () => {
     const topic = `restart-${uid()}`
-    await log.admin.createTopic({ name: topic, partitions: 1 })
+    await env.log.admin.createTopic({ name: topic, partitions: 1 })
     const j = job(topic, { errorThreshold: 2, batchSize: 1 })
     const sink = switchableSink()
     const driver = new JobDriver(j, {
-      logUrl: url,
+      logUrl: env.url,
       sink: () => sink,
-      stateDir: stateDir(),
+      stateDir: env.tempDir(),
       logger: quiet,
       restartIntervalMs: 300,
       retryHandler: () => new RetryFailureHandler({ initRetryIntervalInSeconds: 0.01, multiplier: 1, maxRetryMinutes: 0.0005 }),
     })
     try {
       driver.start()
-      await log.producer().send([1, 2].map((i) => ({ topic, key: 'k', value: JSON.stringify({ id: `r${i}`, n: i }) })))
+      await env.log.producer().send([1, 2].map((i) => ({ topic, key: 'k', value: JSON.stringify({ id: `r${i}`, n: i }) })))
       const restarting = await driver.waitFor((s) => s.processorContext['0']?.restartCount === 1)
       assert.equal(restarting.processorContext['0'].restarting, true)
       const t0 = Date.now()
@@ -204,8 +174,8 @@ describe('ingestion job failures', () => {
       assert.ok(Date.now() - t0 >= 150, 'waited for restartInterval')
       assert.equal(back.processorContext['0'].restartCount, 1)
       assert.equal(back.processorContext['0'].failedMessages, 2)
-      await log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'r3', n: 3 }) }])
-      await until('the commit after the restart', async () => (await committed(log, driver.groupId, topic)) === 3)
+      await env.log.producer().send([{ topic, key: 'k', value: JSON.stringify({ id: 'r3', n: 3 }) }])
+      await until('the commit after the restart', async () => (await committed(env.log, driver.groupId, topic)) === 3)
     } finally {
       await driver.stop()
     }
@@ -213,13 +183,13 @@ describe('ingestion job failures', () => {
 
   it('errorThreshold errors stop the processor for good when restartOnFailure is off', async () => {
     const topic = `norestart-${uid()}`
-    await log.admin.createTopic({ name: topic, partitions: 1 })
+    await env.log.admin.createTopic({ name: topic, partitions: 1 })
     const j = job(topic, { errorThreshold: 2, batchSize: 1, restartOnFailure: false })
     const sink = switchableSink()
     const driver = new JobDriver(j, {
-      logUrl: url,
+      logUrl: env.url,
       sink: () => sink,
-      stateDir: stateDir(),
+      stateDir: env.tempDir(),
       logger: quiet,
       restartIntervalMs: 100,
       statusCheckIntervalMs: 50,
@@ -227,7 +197,7 @@ describe('ingestion job failures', () => {
     })
     try {
       driver.start()
-      await log.producer().send([1, 2, 3, 4].map((i) => ({ topic, key: 'k', value: JSON.stringify({ id: `s${i}`, n: i }) })))
+      await env.log.producer().send([1, 2, 3, 4].map((i) => ({ topic, key: 'k', value: JSON.stringify({ id: `s${i}`, n: i }) })))
       await driver.waitFor((s) => s.processorContext['0']?.state === 'stopped')
       // Several status checks later it is still stopped and was never restarted.
       await new Promise((r) => setTimeout(r, 400))

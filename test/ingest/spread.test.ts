@@ -1,27 +1,17 @@
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { openLog } from '../../src/log/index.ts'
 import type { DriverStatus } from '../../src/ingest/driver.ts'
-import { query, startPostgres, type PostgresServer } from '../helpers/postgres.ts'
+import { query } from '../helpers/postgres.ts'
+import { main, root, usePostgresAndDir, waiter } from './helpers.ts'
 
-const root = path.resolve(import.meta.dirname, '../..')
-const main = path.join(root, 'src/cli/main.ts')
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
 const uid = `${process.pid}-${Date.now().toString(36)}`
 
-async function until<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 45_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await check()
-    if (v) return v
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
+const until = waiter(45_000, 100)
 
 interface Instance {
   name: string
@@ -33,18 +23,7 @@ interface Instance {
 }
 
 describe('jobs spread over instances with leases (child processes)', () => {
-  let server: PostgresServer
-  let db: string
-  let dir: string
-  before(async () => {
-    server = await startPostgres()
-    db = await server.database()
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'trib-ingest-spread-'))
-  })
-  after(async () => {
-    await server?.stop()
-    fs.rmSync(dir, { recursive: true, force: true })
-  })
+  const env = usePostgresAndDir('trib-ingest-spread-')
 
   it('divides a job\'s processors over three instances, moves a killed instance\'s share within a lease duration, never runs a processor id twice, and the rows converge', async () => {
     const topic = `spread-${uid}`
@@ -52,7 +31,7 @@ describe('jobs spread over instances with leases (child processes)', () => {
     const table = `spread_${process.pid}`
     const log = await openLog(`kafka://${brokers}`)
     await log.admin.createTopic({ name: topic, partitions: 6 })
-    const jobs = path.join(dir, 'jobs')
+    const jobs = path.join(env.dir, 'jobs')
     fs.mkdirSync(jobs)
     fs.writeFileSync(
       path.join(jobs, 'spread.json'),
@@ -64,7 +43,7 @@ describe('jobs spread over instances with leases (child processes)', () => {
       }),
     )
     const start = (name: string): Instance => {
-      const child = spawn(process.execPath, [main, 'ingest', '--jobs', jobs, '--sink', db, '--leases', db, '--lease-duration', '3', '--instance', name, '--address', '127.0.0.1:0', '--state-dir', path.join(dir, name)], {
+      const child = spawn(process.execPath, [main, 'ingest', '--jobs', jobs, '--sink', env.db, '--leases', env.db, '--lease-duration', '3', '--instance', name, '--address', '127.0.0.1:0', '--state-dir', path.join(env.dir, name)], {
         cwd: root,
         env: { ...process.env, TRIBUTARY_LOG_LEVEL: 'warn', TRIBUTARY_PROGRESS_MS: '0' },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -101,7 +80,7 @@ describe('jobs spread over instances with leases (child processes)', () => {
 
       const send = (from: number, count: number): Promise<unknown> => log.producer().send(Array.from({ length: count }, (_, k) => ({ topic, key: `m${from + k}`, value: JSON.stringify({ id: `k${(from + k) % 30}`, n: 1 }) })))
       await send(0, 1500)
-      await until('some rows', async () => Number((await query<{ s: string }>(db, `SELECT coalesce(sum(n), 0)::text AS s FROM ${table}`).catch(() => [{ s: '0' }]))[0].s) > 0)
+      await until('some rows', async () => Number((await query<{ s: string }>(env.db, `SELECT coalesce(sum(n), 0)::text AS s FROM ${table}`).catch(() => [{ s: '0' }]))[0].s) > 0)
 
       const [a, b, c] = instances
       b.child.kill('SIGKILL')
@@ -117,7 +96,7 @@ describe('jobs spread over instances with leases (child processes)', () => {
 
       await until('the rows converge', async () => {
         await sample([a, c])
-        const rows = await query<{ s: string; c: string }>(db, `SELECT sum(n)::text AS s, count(*)::text AS c FROM ${table}`)
+        const rows = await query<{ s: string; c: string }>(env.db, `SELECT sum(n)::text AS s, count(*)::text AS c FROM ${table}`)
         return rows[0].s === '3000' && rows[0].c === '30'
       }, 50_000)
       assert.ok(samples.length > 5)

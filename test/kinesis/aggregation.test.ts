@@ -1,13 +1,11 @@
 /** KPL de-aggregation: the format on its own, and through the worker on kinesalite. */
-import { PutRecordCommand, type KinesisClient } from '@aws-sdk/client-kinesis'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { PutRecordCommand } from '@aws-sdk/client-kinesis'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { isTributaryError } from '../../src/core/index.ts'
-import { KPL_MAGIC, KinesisWorker, aggregate, deaggregate, dynamoClient, isAggregated, kinesisClient } from '../../src/kinesis/index.ts'
-import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
-import { Recorder, createStream, uid, waitFor } from './helpers.ts'
+import { KPL_MAGIC, KinesisWorker, aggregate, deaggregate, isAggregated } from '../../src/kinesis/index.ts'
+import { Recorder, createStream, uid, useAwsEmulators, waitFor } from './helpers.ts'
 
 const frame = (body: Buffer, md5 = createHash('md5').update(body).digest()): Buffer => Buffer.concat([KPL_MAGIC, body, md5])
 
@@ -43,30 +41,18 @@ describe('deaggregate', () => {
 })
 
 describe('de-aggregation in the worker', () => {
-  let aws: AwsEmulators
-  let kinesis: KinesisClient
-  let dynamo: DynamoDBClient
-  before(async () => {
-    aws = await startAwsEmulators()
-    kinesis = kinesisClient(aws.kinesis.config)
-    dynamo = dynamoClient(aws.dynamo.config)
-  })
-  after(async () => {
-    kinesis?.destroy()
-    dynamo?.destroy()
-    await aws?.stop()
-  })
+  const env = useAwsEmulators()
 
   it('hands out the user records of an aggregated record, and a malformed one as one raw record (never dropped)', async () => {
     const stream = uid('s')
-    await createStream(kinesis, stream, 1)
+    await createStream(env.kinesis, stream, 1)
     const users = Array.from({ length: 5 }, (_, i) => ({ partitionKey: `pk${i % 2}`, data: Buffer.from(`user-${i}`) }))
-    const agg = await kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'outer', Data: aggregate(users) }))
+    const agg = await env.kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'outer', Data: aggregate(users) }))
     const broken = frame(Buffer.from('not protobuf'), Buffer.alloc(16))
-    await kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'outer', Data: broken }))
-    await kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'plain', Data: Buffer.from('plain') }))
+    await env.kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'outer', Data: broken }))
+    await env.kinesis.send(new PutRecordCommand({ StreamName: stream, PartitionKey: 'plain', Data: Buffer.from('plain') }))
     const rec = new Recorder()
-    const worker = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis, dynamo, consumer: rec.consumer('w'), emptyRecordBackoffMs: 30, metrics: false })
+    const worker = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: env.kinesis, dynamo: env.dynamo, consumer: rec.consumer('w'), emptyRecordBackoffMs: 30, metrics: false })
     await worker.start()
     try {
       await waitFor('7 records', () => rec.records().length === 7, 10_000)

@@ -1,28 +1,13 @@
 /** `tributary kinesis status` against kinesalite and dynalite, with a worker holding the shards. */
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { KinesisClient } from '@aws-sdk/client-kinesis'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
-import { KinesisWorker, dynamoClient, kinesisClient } from '../../src/kinesis/index.ts'
-import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
-import { Recorder, createStream, produce, uid, waitFor } from './helpers.ts'
+import { describe, it } from 'node:test'
+import { KinesisWorker } from '../../src/kinesis/index.ts'
+import { Recorder, createStream, produce, uid, useAwsEmulators, waitFor } from './helpers.ts'
 
 const main = path.join(import.meta.dirname, '../../src/cli/main.ts')
-let aws: AwsEmulators
-let kinesis: KinesisClient
-let dynamo: DynamoDBClient
-before(async () => {
-  aws = await startAwsEmulators()
-  kinesis = kinesisClient(aws.kinesis.config)
-  dynamo = dynamoClient(aws.dynamo.config)
-})
-after(async () => {
-  kinesis?.destroy()
-  dynamo?.destroy()
-  await aws?.stop()
-})
+const env = useAwsEmulators()
 
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -39,14 +24,14 @@ describe('tributary kinesis status', () => {
   it("prints each shard's owner, lease age, checkpoint and lag, as a table and as JSON", async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 2)
-    const produced = await produce(kinesis, stream, 40)
+    await createStream(env.kinesis, stream, 2)
+    const produced = await produce(env.kinesis, stream, 40)
     const rec = new Recorder()
-    const worker = new KinesisWorker({ streamName: stream, tableName: table, workerId: 'status-worker', kinesis, dynamo, consumer: rec.consumer('w'), emptyRecordBackoffMs: 30, metrics: false })
+    const worker = new KinesisWorker({ streamName: stream, tableName: table, workerId: 'status-worker', kinesis: env.kinesis, dynamo: env.dynamo, consumer: rec.consumer('w'), emptyRecordBackoffMs: 30, metrics: false })
     await worker.start()
     try {
       await waitFor('processed', () => rec.records().length === 40, 10_000)
-      const endpoints = ['--endpoint', aws.kinesis.url, '--dynamo-endpoint', aws.dynamo.url]
+      const endpoints = ['--endpoint', env.aws.kinesis.url, '--dynamo-endpoint', env.aws.dynamo.url]
       const text = await cli(['kinesis', 'status', '--stream', stream, '--table', table, ...endpoints])
       assert.equal(text.status, 0, text.stderr)
       assert.match(text.stdout, /^SHARD\s+STATE\s+OWNER\s+LEASE AGE\s+CHECKPOINT\s+BEHIND\s+PARENTS/)
@@ -66,7 +51,7 @@ describe('tributary kinesis status', () => {
   })
 
   it('names a missing stream and missing options', async () => {
-    const missing = await cli(['kinesis', 'status', '--stream', 'nope-stream', '--table', uid('t'), '--endpoint', aws.kinesis.url, '--dynamo-endpoint', aws.dynamo.url])
+    const missing = await cli(['kinesis', 'status', '--stream', 'nope-stream', '--table', uid('t'), '--endpoint', env.aws.kinesis.url, '--dynamo-endpoint', env.aws.dynamo.url])
     assert.equal(missing.status, 1)
     assert.match(missing.stderr, /Kinesis stream nope-stream does not exist.*TRIB_KINESIS/)
     const noTable = await cli(['kinesis', 'status', '--stream', 's'])

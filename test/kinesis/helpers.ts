@@ -1,10 +1,43 @@
 /** Shared helpers of the Kinesis tests: streams on kinesalite, producing, and a recording consumer. */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand, type KinesisClient } from '@aws-sdk/client-kinesis'
 import { randomUUID } from 'node:crypto'
-import type { Checkpointer, KinesisRecord, RecordConsumer, ShutdownReason } from '../../src/kinesis/index.ts'
+import { after, before } from 'node:test'
+import { dynamoClient, kinesisClient, type Checkpointer, type KinesisRecord, type RecordConsumer, type ShutdownReason } from '../../src/kinesis/index.ts'
+import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
 import { waitFor } from '../lease/conformance.ts'
 
 export { waitFor }
+
+/** kinesalite and dynalite with one client for each; the fields are set once the `before` hook has run. */
+export interface AwsTestEnv {
+  aws: AwsEmulators
+  kinesis: KinesisClient
+  dynamo: DynamoDBClient
+}
+
+/**
+ * Registers a `before` hook that starts kinesalite and dynalite and opens a client for each, and an
+ * `after` hook that closes the clients and stops the emulators, in the current suite (or the file).
+ *
+ * @example
+ * const env = useAwsEmulators()
+ * it('...', async () => { await createStream(env.kinesis, uid('s'), 1) })
+ */
+export function useAwsEmulators(): AwsTestEnv {
+  const env = {} as AwsTestEnv
+  before(async () => {
+    env.aws = await startAwsEmulators()
+    env.kinesis = kinesisClient(env.aws.kinesis.config)
+    env.dynamo = dynamoClient(env.aws.dynamo.config)
+  })
+  after(async () => {
+    env.kinesis?.destroy()
+    env.dynamo?.destroy()
+    await env.aws?.stop()
+  })
+  return env
+}
 
 export const uid = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`
 

@@ -2,58 +2,44 @@
  * Resharding on kinesalite: after a split and a merge, every child shard is processed only after every
  * parent was processed to its end and checkpointed SHARD_END; parents get shutdown(TERMINATE).
  */
-import { MergeShardsCommand, SplitShardCommand, type KinesisClient } from '@aws-sdk/client-kinesis'
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { MergeShardsCommand, SplitShardCommand } from '@aws-sdk/client-kinesis'
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
-import { KinesisWorker, SHARD_END, dynamoClient, kinesisClient, listShards } from '../../src/kinesis/index.ts'
+import { after, describe, it } from 'node:test'
+import { KinesisWorker, SHARD_END, listShards } from '../../src/kinesis/index.ts'
 import { dynamoLeaseStore } from '../../src/lease/index.ts'
-import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
-import { Recorder, createStream, produce, uid, waitFor, waitStreamActive, type Produced } from './helpers.ts'
+import { Recorder, createStream, produce, uid, useAwsEmulators, waitFor, waitStreamActive, type Produced } from './helpers.ts'
 
-let aws: AwsEmulators
-let kinesis: KinesisClient
-let dynamo: DynamoDBClient
-before(async () => {
-  aws = await startAwsEmulators()
-  kinesis = kinesisClient(aws.kinesis.config)
-  dynamo = dynamoClient(aws.dynamo.config)
-})
-after(async () => {
-  kinesis?.destroy()
-  dynamo?.destroy()
-  await aws?.stop()
-})
+const env = useAwsEmulators()
 
 describe('resharding', () => {
   it('split and merge keep parent-before-child order; parents end with TERMINATE and SHARD_END', async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 2)
+    await createStream(env.kinesis, stream, 2)
     const rec = new Recorder()
     const workers = ['a', 'b'].map(
       (id) =>
         new KinesisWorker({
-          streamName: stream, tableName: table, workerId: id, kinesis, dynamo, consumer: rec.consumer(id),
+          streamName: stream, tableName: table, workerId: id, kinesis: env.kinesis, dynamo: env.dynamo, consumer: rec.consumer(id),
           leaseDurationMs: 1_000, leaseRenewIntervalMs: 250, balanceIntervalMs: 150, emptyRecordBackoffMs: 30, shardSyncIntervalMs: 300, metrics: false,
         }),
     )
     after(() => Promise.all(workers.map((w) => w.shutdown())))
     // the workers start before the split, so the parents hold unprocessed records when it happens
-    const produced: Produced[] = await produce(kinesis, stream, 60, 'before')
+    const produced: Produced[] = await produce(env.kinesis, stream, 60, 'before')
     for (const w of workers) await w.start()
-    const [first] = await listShards(kinesis, stream)
+    const [first] = await listShards(env.kinesis, stream)
     const end = BigInt(first.HashKeyRange?.EndingHashKey as string)
-    await kinesis.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: first.ShardId, NewStartingHashKey: String(end / 2n) }))
-    await waitStreamActive(kinesis, stream)
-    produced.push(...(await produce(kinesis, stream, 60, 'split')))
-    const afterSplit = await listShards(kinesis, stream)
+    await env.kinesis.send(new SplitShardCommand({ StreamName: stream, ShardToSplit: first.ShardId, NewStartingHashKey: String(end / 2n) }))
+    await waitStreamActive(env.kinesis, stream)
+    produced.push(...(await produce(env.kinesis, stream, 60, 'split')))
+    const afterSplit = await listShards(env.kinesis, stream)
     const children = afterSplit.filter((s) => s.ParentShardId === first.ShardId)
     assert.equal(children.length, 2)
-    await kinesis.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: children[0].ShardId, AdjacentShardToMerge: children[1].ShardId }))
-    await waitStreamActive(kinesis, stream)
-    produced.push(...(await produce(kinesis, stream, 60, 'merge')))
-    const shards = await listShards(kinesis, stream)
+    await env.kinesis.send(new MergeShardsCommand({ StreamName: stream, ShardToMerge: children[0].ShardId, AdjacentShardToMerge: children[1].ShardId }))
+    await waitStreamActive(env.kinesis, stream)
+    produced.push(...(await produce(env.kinesis, stream, 60, 'merge')))
+    const shards = await listShards(env.kinesis, stream)
     const merged = shards.find((s) => s.ParentShardId === children[0].ShardId && s.AdjacentParentShardId === children[1].ShardId)
     assert.ok(merged, 'the merged shard names both parents')
 
@@ -79,7 +65,7 @@ describe('resharding', () => {
         assert.ok((lastAt.get(parent) as number) < (firstAt.get(child) as number), `${parent} finished before ${child} started`)
       }
     }
-    const store = dynamoLeaseStore({ client: dynamo, tableName: table })
+    const store = dynamoLeaseStore({ client: env.dynamo, tableName: table })
     for (const parent of [first.ShardId, children[0].ShardId, children[1].ShardId] as string[]) {
       await waitFor(`${parent} at SHARD_END`, async () => (await store.get(parent))?.checkpoint === SHARD_END, 10_000)
       const lease = await store.get(parent)

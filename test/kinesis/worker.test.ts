@@ -2,44 +2,30 @@
  * The Kinesis worker against kinesalite and dynalite through the AWS SDK v3: balancing, ordered
  * at-least-once processing, graceful shutdown with release, resume from checkpoints, and bad input.
  */
-import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { KinesisClient } from '@aws-sdk/client-kinesis'
+import { CreateTableCommand } from '@aws-sdk/client-dynamodb'
 import assert from 'node:assert/strict'
-import { after, before, describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { Registry } from 'prom-client'
 import { isTributaryError } from '../../src/core/index.ts'
 import { KinesisWorker, dynamoClient, kinesisClient, type KinesisWorkerOptions } from '../../src/kinesis/index.ts'
 import { dynamoLeaseStore } from '../../src/lease/index.ts'
-import { startAwsEmulators, type AwsEmulators } from '../helpers/aws-emulators.ts'
 import { startDenyingProxy, startThrottlingProxy } from '../helpers/throttling-proxy.ts'
-import { Recorder, createStream, produce, uid, waitFor } from './helpers.ts'
+import { Recorder, createStream, produce, uid, useAwsEmulators, waitFor } from './helpers.ts'
 
-let aws: AwsEmulators
-let kinesis: KinesisClient
-let dynamo: DynamoDBClient
-before(async () => {
-  aws = await startAwsEmulators()
-  kinesis = kinesisClient(aws.kinesis.config)
-  dynamo = dynamoClient(aws.dynamo.config)
-})
-after(async () => {
-  kinesis?.destroy()
-  dynamo?.destroy()
-  await aws?.stop()
-})
+const env = useAwsEmulators()
 
 const fast = { leaseDurationMs: 1_000, leaseRenewIntervalMs: 250, balanceIntervalMs: 150, emptyRecordBackoffMs: 30, shardSyncIntervalMs: 500, metrics: false } as const
 
 function worker(stream: string, table: string, options: Partial<KinesisWorkerOptions> & Pick<KinesisWorkerOptions, 'consumer'>): KinesisWorker {
-  return new KinesisWorker({ streamName: stream, tableName: table, kinesis, dynamo, ...fast, ...options })
+  return new KinesisWorker({ streamName: stream, tableName: table, kinesis: env.kinesis, dynamo: env.dynamo, ...fast, ...options })
 }
 
 describe('KinesisWorker', () => {
   it('three workers over eight shards: balanced within one lease, every record processed once and in order per shard', async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 8)
-    const produced = await produce(kinesis, stream, 800)
+    await createStream(env.kinesis, stream, 8)
+    const produced = await produce(env.kinesis, stream, 800)
     const rec = new Recorder()
     const workers = ['a', 'b', 'c'].map((id) => worker(stream, table, { workerId: id, consumer: rec.consumer(id) }))
     for (const w of workers) await w.start()
@@ -57,7 +43,7 @@ describe('KinesisWorker', () => {
       assert.deepEqual(got, want, `shard ${shard} in order`)
     }
     await Promise.all(workers.map((w) => w.shutdown()))
-    const leases = await dynamoLeaseStore({ client: dynamo, tableName: table }).list()
+    const leases = await dynamoLeaseStore({ client: env.dynamo, tableName: table }).list()
     assert.equal(leases.length, 8)
     for (const lease of leases) {
       assert.equal(lease.owner, undefined, `${lease.key} released at shutdown`)
@@ -70,8 +56,8 @@ describe('KinesisWorker', () => {
   it('a graceful shutdown hands its shards over at once and a restart resumes after the checkpoint', async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 2)
-    const first = await produce(kinesis, stream, 100, 'first')
+    await createStream(env.kinesis, stream, 2)
+    const first = await produce(env.kinesis, stream, 100, 'first')
     const rec = new Recorder()
     let slow = true
     const a = worker(stream, table, {
@@ -90,7 +76,7 @@ describe('KinesisWorker', () => {
     await a.shutdown()
     await waitFor('b takes both shards after the release', () => b.shards().length === 2, 5_000)
     assert.ok(Date.now() - stoppedAt < 5_000)
-    const second = await produce(kinesis, stream, 50, 'second')
+    const second = await produce(env.kinesis, stream, 50, 'second')
     await waitFor('b processes the new records', () => rec.data().filter((d) => d.startsWith('second')).length === second.length, 10_000)
     const byB = rec.events.filter((e) => e.worker === 'b' && e.type === 'records').flatMap((e) => (e.type === 'records' ? e.records.map((r) => r.data.toString()) : []))
     assert.deepEqual(byB.sort(), second.map((p) => p.data).sort(), 'b resumes after a\'s checkpoints: nothing of the first batch again')
@@ -100,8 +86,8 @@ describe('KinesisWorker', () => {
   it('manual checkpoints only with disableAutomaticCheckpoints; metrics with vmware-go-kcl names count records, bytes and renewals', async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 1)
-    const produced = await produce(kinesis, stream, 20)
+    await createStream(env.kinesis, stream, 1)
+    const produced = await produce(env.kinesis, stream, 20)
     const registry = new Registry()
     const rec = new Recorder()
     const w = worker(stream, table, {
@@ -114,7 +100,7 @@ describe('KinesisWorker', () => {
     await waitFor('processed', () => rec.records().length === 20, 10_000)
     await waitFor('a renewal', async () => ((await registry.getSingleMetric('app_lease_renewals')?.get())?.values[0]?.value ?? 0) > 0, 5_000)
     await w.shutdown()
-    const lease = await dynamoLeaseStore({ client: dynamo, tableName: table }).get(produced[0].shardId)
+    const lease = await dynamoLeaseStore({ client: env.dynamo, tableName: table }).get(produced[0].shardId)
     assert.equal(lease?.checkpoint, produced[4].sequenceNumber, 'the manual checkpoint, not the last record')
     const text = await registry.metrics()
     assert.match(text, new RegExp(`app_processed_records\\{kinesisStream="${stream}",shard="shardId-000000000000"\\} 20`))
@@ -129,33 +115,33 @@ describe('KinesisWorker', () => {
     const rec = new Recorder()
     await assert.rejects(worker('no-such-stream', uid('t'), { consumer: rec.consumer('x') }).start(), (err: unknown) => isTributaryError(err, 'TRIB_KINESIS') && /no-such-stream does not exist/.test((err as Error).message))
     const stream = uid('s')
-    await createStream(kinesis, stream, 1)
+    await createStream(env.kinesis, stream, 1)
     const wrong = uid('wrong')
-    await dynamo.send(new CreateTableCommand({ TableName: wrong, AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }))
+    await env.dynamo.send(new CreateTableCommand({ TableName: wrong, AttributeDefinitions: [{ AttributeName: 'leaseKey', AttributeType: 'S' }], KeySchema: [{ AttributeName: 'leaseKey', KeyType: 'HASH' }], BillingMode: 'PAY_PER_REQUEST' }))
     await assert.rejects(worker(stream, wrong, { consumer: rec.consumer('x') }).start(), (err: unknown) => isTributaryError(err, 'TRIB_LEASE_SCHEMA') && (err as Error).message.includes(wrong))
     assert.throws(() => worker(stream, uid('t'), { consumer: rec.consumer('x'), leaseDurationMs: -5 }), (err: unknown) => isTributaryError(err, 'TRIB_INVALID_ARGUMENT') && /leaseDurationMs: must be greater than 0/.test((err as Error).message))
     assert.throws(() => worker(stream, uid('t'), { consumer: rec.consumer('x'), shardIteratorType: 'AT_TIMESTAMP' }), /timestamp: is required with shardIteratorType AT_TIMESTAMP/)
-    assert.throws(() => new KinesisWorker({ streamName: stream, kinesis, consumer: rec.consumer('x') }), /tableName: is required without leaseStore/)
+    assert.throws(() => new KinesisWorker({ streamName: stream, kinesis: env.kinesis, consumer: rec.consumer('x') }), /tableName: is required without leaseStore/)
     assert.throws(() => worker(stream, uid('t'), { consumer: {} as never }), /consumer: expected an object/)
   })
 
   it('LATEST starts at the tip; AT_TIMESTAMP starts at the time given', async () => {
     const stream = uid('s')
-    await createStream(kinesis, stream, 1)
-    await produce(kinesis, stream, 5, 'old')
+    await createStream(env.kinesis, stream, 1)
+    await produce(env.kinesis, stream, 5, 'old')
     const rec = new Recorder()
     const latest = worker(stream, uid('t'), { workerId: 'l', shardIteratorType: 'LATEST', consumer: rec.consumer('l') })
     after(() => latest.shutdown())
     await latest.start()
     await waitFor('shard held', () => latest.shards().length === 1 && latest.shards()[0].millisBehindLatest !== undefined, 5_000)
-    await produce(kinesis, stream, 3, 'new')
+    await produce(env.kinesis, stream, 3, 'new')
     await waitFor('new records', () => rec.data().length === 3, 5_000)
     assert.deepEqual(rec.data(), ['new-0', 'new-1', 'new-2'])
     await latest.shutdown()
     await new Promise((r) => setTimeout(r, 20))
     const from = new Date()
     await new Promise((r) => setTimeout(r, 20))
-    await produce(kinesis, stream, 2, 'later')
+    await produce(env.kinesis, stream, 2, 'later')
     const rec2 = new Recorder()
     const at = worker(stream, uid('t'), { workerId: 't', shardIteratorType: 'AT_TIMESTAMP', timestamp: from, consumer: rec2.consumer('t') })
     try {
@@ -171,15 +157,15 @@ describe('KinesisWorker', () => {
 describe('KinesisWorker under read throttling', () => {
   it('survives ProvisionedThroughputExceededException from the server: backs off and loses nothing', async () => {
     const stream = uid('s')
-    await createStream(kinesis, stream, 2)
-    const produced = await produce(kinesis, stream, 300)
-    const proxy = await startThrottlingProxy(aws.kinesis.url, 0.5)
+    await createStream(env.kinesis, stream, 2)
+    const produced = await produce(env.kinesis, stream, 300)
+    const proxy = await startThrottlingProxy(env.aws.kinesis.url, 0.5)
     after(() => proxy.close())
     // one SDK attempt: the worker's own backoff has to handle the throttling
-    const throttledClient = kinesisClient({ ...aws.kinesis.config, endpoint: proxy.url, maxAttempts: 1 })
+    const throttledClient = kinesisClient({ ...env.aws.kinesis.config, endpoint: proxy.url, maxAttempts: 1 })
     after(() => throttledClient.destroy())
     const rec = new Recorder()
-    const w = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: throttledClient, dynamo, consumer: rec.consumer('t'), maxRecords: 50, ...fast })
+    const w = new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: throttledClient, dynamo: env.dynamo, consumer: rec.consumer('t'), maxRecords: 50, ...fast })
     try {
       await w.start()
       await waitFor('every record despite throttling', () => rec.records().length >= produced.length, 30_000).catch((err: unknown) => { throw new Error(`${(err as Error).message}: ${rec.records().length} of ${produced.length}, throttled ${proxy.throttled}, passed ${proxy.passed}`) })
@@ -194,23 +180,23 @@ describe('KinesisWorker under read throttling', () => {
 describe('KinesisWorker without permissions', () => {
   it('missing DynamoDB and Kinesis permissions are named: the operation, the table or stream, the grant', async () => {
     const stream = uid('s')
-    await createStream(kinesis, stream, 1)
+    await createStream(env.kinesis, stream, 1)
     const rec = new Recorder()
-    const deniedDynamo = await startDenyingProxy(aws.dynamo.url, 'DescribeTable', '1.0')
+    const deniedDynamo = await startDenyingProxy(env.aws.dynamo.url, 'DescribeTable', '1.0')
     after(() => deniedDynamo.close())
-    const d = dynamoClient({ ...aws.dynamo.config, endpoint: deniedDynamo.url, maxAttempts: 1 })
+    const d = dynamoClient({ ...env.aws.dynamo.config, endpoint: deniedDynamo.url, maxAttempts: 1 })
     after(() => d.destroy())
     const table = uid('t')
     await assert.rejects(
-      new KinesisWorker({ streamName: stream, tableName: table, kinesis, dynamo: d, consumer: rec.consumer('x'), metrics: false }).start(),
+      new KinesisWorker({ streamName: stream, tableName: table, kinesis: env.kinesis, dynamo: d, consumer: rec.consumer('x'), metrics: false }).start(),
       (err: unknown) => isTributaryError(err, 'TRIB_LEASE_STORE') && (err as Error).message.includes(`DynamoDB denied DescribeTable on lease table ${table}: grant dynamodb:DescribeTable`),
     )
-    const deniedKinesis = await startDenyingProxy(aws.kinesis.url, 'ListShards', '1.1')
+    const deniedKinesis = await startDenyingProxy(env.aws.kinesis.url, 'ListShards', '1.1')
     after(() => deniedKinesis.close())
-    const k = kinesisClient({ ...aws.kinesis.config, endpoint: deniedKinesis.url, maxAttempts: 1 })
+    const k = kinesisClient({ ...env.aws.kinesis.config, endpoint: deniedKinesis.url, maxAttempts: 1 })
     after(() => k.destroy())
     await assert.rejects(
-      new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: k, dynamo, consumer: rec.consumer('x'), metrics: false }).start(),
+      new KinesisWorker({ streamName: stream, tableName: uid('t'), kinesis: k, dynamo: env.dynamo, consumer: rec.consumer('x'), metrics: false }).start(),
       (err: unknown) => isTributaryError(err, 'TRIB_KINESIS') && (err as Error).message.includes(`access denied to Kinesis stream ${stream}: grant kinesis:ListShards`),
     )
   })
@@ -220,8 +206,8 @@ describe('KinesisWorker when processRecords throws', () => {
   it('releases the shard without checkpointing the failed batch; the batch is delivered again', async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 1)
-    const produced = await produce(kinesis, stream, 10)
+    await createStream(env.kinesis, stream, 1)
+    const produced = await produce(env.kinesis, stream, 10)
     const rec = new Recorder()
     let failures = 1
     const w = worker(stream, table, {
@@ -234,7 +220,7 @@ describe('KinesisWorker when processRecords throws', () => {
     })
     try {
       await w.start()
-      await waitFor('the batch delivered a second time and checkpointed', async () => (await dynamoLeaseStore({ client: dynamo, tableName: table }).get(produced[0].shardId))?.checkpoint === produced.at(-1)?.sequenceNumber, 10_000)
+      await waitFor('the batch delivered a second time and checkpointed', async () => (await dynamoLeaseStore({ client: env.dynamo, tableName: table }).get(produced[0].shardId))?.checkpoint === produced.at(-1)?.sequenceNumber, 10_000)
       const batches = rec.events.filter((e) => e.type === 'records')
       assert.ok(batches.length >= 2)
       assert.equal(batches[0].type === 'records' && batches[0].records[0].sequenceNumber, produced[0].sequenceNumber)
@@ -249,8 +235,8 @@ describe('KinesisWorker lease renewal and other lease stores', () => {
   it('a processRecords slower than the lease duration does not lose the lease: renewal runs on its own timer', async () => {
     const stream = uid('s')
     const table = uid('t')
-    await createStream(kinesis, stream, 1)
-    const produced = await produce(kinesis, stream, 5)
+    await createStream(env.kinesis, stream, 1)
+    const produced = await produce(env.kinesis, stream, 5)
     const rec = new Recorder()
     let first = true
     const slow = worker(stream, table, {
@@ -268,7 +254,7 @@ describe('KinesisWorker lease renewal and other lease stores', () => {
     try {
       await slow.start()
       await other.start()
-      await waitFor('the slow batch checkpointed', async () => (await dynamoLeaseStore({ client: dynamo, tableName: table }).get(produced[0].shardId))?.checkpoint === produced.at(-1)?.sequenceNumber, 10_000)
+      await waitFor('the slow batch checkpointed', async () => (await dynamoLeaseStore({ client: env.dynamo, tableName: table }).get(produced[0].shardId))?.checkpoint === produced.at(-1)?.sequenceNumber, 10_000)
       assert.ok(!rec.events.some((e) => e.worker === 'other'), 'the other worker never took the shard')
       assert.ok(!rec.shutdowns().some((s) => s.reason === 'ZOMBIE'))
     } finally {
@@ -284,11 +270,11 @@ describe('KinesisWorker lease renewal and other lease stores', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-kinesis-leases-'))
     after(() => fs.rmSync(dir, { recursive: true, force: true }))
     const stream = uid('s')
-    await createStream(kinesis, stream, 2)
-    const produced = await produce(kinesis, stream, 30)
+    await createStream(env.kinesis, stream, 2)
+    const produced = await produce(env.kinesis, stream, 30)
     const rec = new Recorder()
     const store = embeddedLeaseStore({ dir })
-    const w = new KinesisWorker({ streamName: stream, leaseStore: store, kinesis, consumer: rec.consumer('e'), ...fast })
+    const w = new KinesisWorker({ streamName: stream, leaseStore: store, kinesis: env.kinesis, consumer: rec.consumer('e'), ...fast })
     try {
       await w.start()
       await waitFor('processed', () => rec.records().length === 30, 10_000)

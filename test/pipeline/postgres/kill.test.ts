@@ -9,24 +9,16 @@ import { randomUUID } from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
-import { after, before, describe, it } from 'node:test'
+import { after, describe, it } from 'node:test'
 import { openLog } from '../../../src/log/index.ts'
-import { query, startPostgres, type PostgresServer } from '../../helpers/postgres.ts'
-import { eventually } from './helpers.ts'
+import { query } from '../../helpers/postgres.ts'
+import { eventually, usePostgres } from './helpers.ts'
 
 const KAFKA = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
 const fixture = path.join(import.meta.dirname, 'fixtures', 'run-pipeline.ts')
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-pg-kill-'))
-let server: PostgresServer
-let url: string
-before(async () => {
-  server = await startPostgres()
-  url = await server.database()
-})
-after(async () => {
-  await server.stop()
-  fs.rmSync(tmp, { recursive: true, force: true })
-})
+const env = usePostgres()
+after(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
 interface Child {
   proc: ChildProcess
@@ -68,7 +60,7 @@ describe('kill -9 of a pipeline process', () => {
       await producer.send(Array.from({ length: 1000 }, (_, j) => ({ topic: 'rows', key: String(i + j), value: JSON.stringify({ id: i + j, v: `v${i + j}` }) })))
     }
     await log.close()
-    await query(url, `CREATE TABLE ${name} (id int PRIMARY KEY, v text NOT NULL)`)
+    await query(env.url, `CREATE TABLE ${name} (id int PRIMARY KEY, v text NOT NULL)`)
     const yaml = path.join(tmp, `${name}.yaml`)
     fs.writeFileSync(yaml, `
 version: "2.2"
@@ -76,12 +68,12 @@ pipelines:
   - id: ${name}
     connectors:
       - { id: in, type: source, plugin: tributary-log, settings: { url: "file:${logDir}", topics: rows, groupID: g, sdk.batch.size: 300 } }
-      - { id: out, type: destination, plugin: postgres, settings: { url: "${url}", table: ${name} } }
+      - { id: out, type: destination, plugin: postgres, settings: { url: "${env.url}", table: ${name} } }
     processors:
       - { id: parse, plugin: json.decode, settings: { field: .Payload.After } }
 `)
     const stateDir = path.join(tmp, `state-${name}`)
-    const count = async (): Promise<number> => ((await query<{ n: number }>(url, `SELECT count(*)::int AS n FROM ${name}`))[0]?.n ?? 0)
+    const count = async (): Promise<number> => ((await query<{ n: number }>(env.url, `SELECT count(*)::int AS n FROM ${name}`))[0]?.n ?? 0)
     const first = run(yaml, stateDir)
     await eventually(async () => ((await count()) >= 3000 ? true : undefined), 'rows to land', 30_000)
     first.proc.kill('SIGKILL')
@@ -94,28 +86,28 @@ pipelines:
     assert.equal(second.state(), 'running', 'replayed creates are acknowledged, not nacked into a stopped pipeline')
     second.proc.kill('SIGTERM')
     await second.exited
-    const rows = await query<{ n: number; d: number; bad: number }>(url, `SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, count(*) FILTER (WHERE v <> 'v' || id)::int AS bad FROM ${name}`)
+    const rows = await query<{ n: number; d: number; bad: number }>(env.url, `SELECT count(*)::int AS n, count(DISTINCT id)::int AS d, count(*) FILTER (WHERE v <> 'v' || id)::int AS bad FROM ${name}`)
     assert.deepEqual(rows, [{ n, d: n, bad: 0 }])
   })
 
   it('postgres CDC → Kafka: after a kill between read and ack, every change is in the topic at least once', async () => {
     const name = `cdc_${id()}`
     const topic = `pg-kill-${name}`
-    await query(url, `CREATE TABLE ${name} (id int PRIMARY KEY)`)
+    await query(env.url, `CREATE TABLE ${name} (id int PRIMARY KEY)`)
     const yaml = path.join(tmp, `${name}.yaml`)
     fs.writeFileSync(yaml, `
 version: "2.2"
 pipelines:
   - id: ${name}
     connectors:
-      - { id: pg, type: source, plugin: postgres, settings: { url: "${url}", tables: ${name}, cdcMode: logrepl, logrepl.slotName: s_${name}, logrepl.publicationName: p_${name}, sdk.batch.size: 200 } }
+      - { id: pg, type: source, plugin: postgres, settings: { url: "${env.url}", tables: ${name}, cdcMode: logrepl, logrepl.slotName: s_${name}, logrepl.publicationName: p_${name}, sdk.batch.size: 200 } }
       - { id: out, type: destination, plugin: tributary-log, settings: { url: "kafka://${KAFKA}", topic: ${topic}, sdk.record.format: opencdc/json } }
 `)
     const stateDir = path.join(tmp, `state-${name}`)
     const first = run(yaml, stateDir)
     await eventually(() => (first.state() === 'running' ? true : undefined), 'the pipeline to run', 30_000)
     const total = 6000
-    for (let i = 0; i < total; i += 100) await query(url, `INSERT INTO ${name} SELECT generate_series(${i}, ${i + 99})`)
+    for (let i = 0; i < total; i += 100) await query(env.url, `INSERT INTO ${name} SELECT generate_series(${i}, ${i + 99})`)
     await eventually(() => (first.acked() >= 1500 ? true : undefined), 'changes acknowledged', 30_000)
     first.proc.kill('SIGKILL')
     await first.exited
@@ -142,6 +134,6 @@ pipelines:
     await log.close()
     assert.equal(seen.size, total, 'every inserted row is in the topic')
     assert.ok(records - total <= 2000, `duplicates are limited to what was read but not acknowledged (${records - total})`)
-    await query(url, `SELECT pg_drop_replication_slot('s_${name}')`).catch(() => undefined)
+    await query(env.url, `SELECT pg_drop_replication_slot('s_${name}')`).catch(() => undefined)
   })
 })

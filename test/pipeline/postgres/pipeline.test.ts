@@ -14,22 +14,14 @@ import { openLog, type Log } from '../../../src/log/index.ts'
 import { registerLog } from '../../../src/pipeline/connectors/tributary-log/plugin.ts'
 import { postgresConnector } from '../../../src/pipeline/connectors/postgres/postgres.ts'
 import { createRegistry, parsePipelineYaml, PipelineRunner, recordFromJson } from '../../../src/pipeline/index.ts'
-import { query, startPostgres, type PostgresServer } from '../../helpers/postgres.ts'
-import { eventually } from './helpers.ts'
+import { query } from '../../helpers/postgres.ts'
+import { eventually, usePostgres } from './helpers.ts'
 
 const KAFKA = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
 const registry = createRegistry({ connectors: [postgresConnector] })
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-pg-pipe-'))
-let server: PostgresServer
-let url: string
-before(async () => {
-  server = await startPostgres()
-  url = await server.database()
-})
-after(async () => {
-  await server.stop()
-  fs.rmSync(tmp, { recursive: true, force: true })
-})
+const env = usePostgres()
+after(() => fs.rmSync(tmp, { recursive: true, force: true }))
 
 function runner(yaml: string): PipelineRunner {
   const [spec] = parsePipelineYaml(yaml, 'pg.yaml', registry).pipelines
@@ -57,7 +49,7 @@ for (const backend of ['file', 'kafka'] as const) {
     it('lands the exact row set, and sends the row that breaks a constraint to the DLQ with PostgreSQL’s error', async () => {
       const table = `rows_${backend}_${id()}`
       const topic = `pg-${table}`
-      await query(url, `CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL, n int CHECK (n >= 0), tags text[], doc jsonb)`)
+      await query(env.url, `CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL, n int CHECK (n >= 0), tags text[], doc jsonb)`)
       await log.admin.createTopic({ name: topic, partitions: 1 })
       const n = 3000
       const bad = 1234
@@ -73,7 +65,7 @@ pipelines:
     status: running
     connectors:
       - { id: in, type: source, plugin: tributary-log, settings: { url: "${logUrl}", topics: ${topic}, groupID: g-${table} } }
-      - { id: out, type: destination, plugin: builtin:postgres, settings: { url: "${url}", table: ${table} } }
+      - { id: out, type: destination, plugin: builtin:postgres, settings: { url: "${env.url}", table: ${table} } }
     processors:
       - { id: parse, plugin: json.decode, settings: { field: .Payload.After } }
     dead-letter-queue:
@@ -86,7 +78,7 @@ pipelines:
       await r.waitFor((x) => x.counters.acked >= n, 60_000)
       await r.stop()
       assert.equal(r.counters.dlq, 1)
-      const got = await query<{ id: number; name: string; n: number; tags: string[]; doc: unknown }>(url, `SELECT id, name, n, tags, doc FROM ${table} ORDER BY id`)
+      const got = await query<{ id: number; name: string; n: number; tags: string[]; doc: unknown }>(env.url, `SELECT id, name, n, tags, doc FROM ${table} ORDER BY id`)
       assert.deepEqual(got, rows.filter((row) => row.id !== bad))
       const dlq = fs.readFileSync(dlqFile, 'utf8').trim().split('\n').map((line) => recordFromJson(line))
       assert.equal(dlq.length, 1)
@@ -98,9 +90,9 @@ pipelines:
 describe('postgres CDC → log → postgres through the runtime', () => {
   it('mirrors a table, changes included, into another table', async () => {
     const name = id()
-    await query(url, `CREATE TABLE src_${name} (id int PRIMARY KEY, v text, at timestamptz, amount numeric(12,2))`)
-    await query(url, `CREATE TABLE dst_${name} (id int PRIMARY KEY, v text, at timestamptz, amount numeric(12,2))`)
-    await query(url, `INSERT INTO src_${name} SELECT g, 'v' || g, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 second', g / 7.0 FROM generate_series(1, 500) g`)
+    await query(env.url, `CREATE TABLE src_${name} (id int PRIMARY KEY, v text, at timestamptz, amount numeric(12,2))`)
+    await query(env.url, `CREATE TABLE dst_${name} (id int PRIMARY KEY, v text, at timestamptz, amount numeric(12,2))`)
+    await query(env.url, `INSERT INTO src_${name} SELECT g, 'v' || g, '2024-01-01T00:00:00Z'::timestamptz + g * interval '1 second', g / 7.0 FROM generate_series(1, 500) g`)
     const logUrl = `memory:pg-${name}`
     const stateDir = fs.mkdtempSync(path.join(tmp, 'cdc-'))
     const [toLog, fromLog] = parsePipelineYaml(
@@ -109,12 +101,12 @@ version: "2.2"
 pipelines:
   - id: cdc-${name}
     connectors:
-      - { id: pg, type: source, plugin: postgres, settings: { url: "${url}", tables: src_${name}, cdcMode: logrepl, logrepl.slotName: s_${name}, logrepl.publicationName: p_${name} } }
+      - { id: pg, type: source, plugin: postgres, settings: { url: "${env.url}", tables: src_${name}, cdcMode: logrepl, logrepl.slotName: s_${name}, logrepl.publicationName: p_${name} } }
       - { id: log, type: destination, plugin: tributary-log, settings: { url: "${logUrl}", topic: changes, sdk.record.format: opencdc/json } }
   - id: apply-${name}
     connectors:
       - { id: log, type: source, plugin: tributary-log, settings: { url: "${logUrl}", topics: changes, groupID: apply, sdk.record.format: opencdc/json } }
-      - { id: pg, type: destination, plugin: postgres, settings: { url: "${url}", table: dst_${name} } }
+      - { id: pg, type: destination, plugin: postgres, settings: { url: "${env.url}", table: dst_${name} } }
     processors:
       - { id: parse, plugin: json.decode, settings: { field: .Payload.After } }
       - { id: unwrap, plugin: unwrap.opencdc }
@@ -128,12 +120,12 @@ pipelines:
     a.start()
     b.start()
     await b.waitFor((x) => x.counters.acked >= 500, 30_000)
-    await query(url, `UPDATE src_${name} SET v = 'changed' WHERE id % 10 = 0; DELETE FROM src_${name} WHERE id % 25 = 0; INSERT INTO src_${name} VALUES (1000, 'late', now(), 1.5)`)
+    await query(env.url, `UPDATE src_${name} SET v = 'changed' WHERE id % 10 = 0; DELETE FROM src_${name} WHERE id % 25 = 0; INSERT INTO src_${name} VALUES (1000, 'late', now(), 1.5)`)
     const same = `SELECT count(*)::int AS n FROM ((TABLE src_${name} EXCEPT TABLE dst_${name}) UNION ALL (TABLE dst_${name} EXCEPT TABLE src_${name})) d`
-    await eventually(async () => ((await query<{ n: number }>(url, same))[0]?.n === 0 ? true : undefined), 'the mirror to converge', 30_000)
+    await eventually(async () => ((await query<{ n: number }>(env.url, same))[0]?.n === 0 ? true : undefined), 'the mirror to converge', 30_000)
     await a.stop()
     await b.stop()
-    assert.deepEqual(await query(url, `SELECT count(*)::int AS n FROM dst_${name}`), [{ n: 500 - 20 + 1 }])
-    await query(url, `SELECT pg_drop_replication_slot('s_${name}')`)
+    assert.deepEqual(await query(env.url, `SELECT count(*)::int AS n FROM dst_${name}`), [{ n: 500 - 20 + 1 }])
+    await query(env.url, `SELECT pg_drop_replication_slot('s_${name}')`)
   })
 })

@@ -5,29 +5,23 @@
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import pg from 'pg'
 import { isTributaryError } from '../../../src/core/index.ts'
 import { PostgresSource } from '../../../src/pipeline/connectors/postgres/source.ts'
 import { postgresSettings } from '../../../src/pipeline/connectors/postgres/settings.ts'
 import type { PipelineRecord, StructuredData } from '../../../src/pipeline/index.ts'
-import { query, startPostgres, type PostgresServer } from '../../helpers/postgres.ts'
-import { context, eventually, never } from './helpers.ts'
+import { query, startPostgres } from '../../helpers/postgres.ts'
+import { context, eventually, never, usePostgres } from './helpers.ts'
 
-let server: PostgresServer
-let url: string
-before(async () => {
-  server = await startPostgres()
-  url = await server.database()
-})
-after(() => server.stop())
+const env = usePostgres()
 
 const names = (): { 'logrepl.slotName': string; 'logrepl.publicationName': string } => {
   const id = randomUUID().replaceAll('-', '').slice(0, 10)
   return { 'logrepl.slotName': `s_${id}`, 'logrepl.publicationName': `p_${id}` }
 }
 
-async function openSource(settings: { [k: string]: unknown }, lastPosition: Buffer | null = null, on = url): Promise<PostgresSource> {
+async function openSource(settings: { [k: string]: unknown }, lastPosition: Buffer | null = null, on = env.url): Promise<PostgresSource> {
   const source = new PostgresSource(postgresSettings.parse({ url: on, ...settings }), context(lastPosition), { retryForMs: 60_000 })
   await source.open(never)
   return source
@@ -51,16 +45,16 @@ async function readUntil(source: PostgresSource, done: (all: PipelineRecord[]) =
 
 const idOf = (r: PipelineRecord): number => ((r.key as StructuredData | null)?.id ?? (r.payload.after as StructuredData | null)?.id) as number
 
-async function slotLsn(slot: string, on = url): Promise<string> {
+async function slotLsn(slot: string, on = env.url): Promise<string> {
   const rows = await query<{ lsn: string }>(on, 'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot])
   return rows[0]?.lsn ?? 'none'
 }
 
 describe('postgres source', () => {
   it('snapshots a table and streams its changes under concurrent writes, losing and doubling nothing', async () => {
-    await query(url, 'CREATE TABLE busy (id int PRIMARY KEY, v int NOT NULL)')
-    await query(url, 'INSERT INTO busy SELECT g, 0 FROM generate_series(1, 3000) g')
-    const writer = new pg.Client({ connectionString: url })
+    await query(env.url, 'CREATE TABLE busy (id int PRIMARY KEY, v int NOT NULL)')
+    await query(env.url, 'INSERT INTO busy SELECT g, 0 FROM generate_series(1, 3000) g')
+    const writer = new pg.Client({ connectionString: env.url })
     await writer.connect()
     let stop = false
     let next = 3001
@@ -99,7 +93,7 @@ describe('postgres source', () => {
       if (r.operation === 'delete') state.delete(idOf(r))
       else state.set(idOf(r), r.payload.after)
     }
-    const table = await query<{ id: number; v: number }>(url, 'SELECT id, v FROM busy ORDER BY id')
+    const table = await query<{ id: number; v: number }>(env.url, 'SELECT id, v FROM busy ORDER BY id')
     assert.deepEqual(
       [...state.entries()].sort((a, b) => a[0] - b[0]).map(([, row]) => row),
       table,
@@ -111,14 +105,14 @@ describe('postgres source', () => {
   })
 
   it('moves the slot only when the pipeline acknowledges: unacknowledged changes are read again after a restart, acknowledged ones are not', async () => {
-    await query(url, 'CREATE TABLE acked (id int PRIMARY KEY, v text)')
+    await query(env.url, 'CREATE TABLE acked (id int PRIMARY KEY, v text)')
     const settings = { tables: 'acked', cdcMode: 'logrepl', snapshotMode: 'never', ...names() }
     const slot = settings['logrepl.slotName']
     let source = await openSource(settings)
     const start = await slotLsn(slot)
-    await query(url, `INSERT INTO acked VALUES (1, 'a')`)
-    await query(url, `INSERT INTO acked VALUES (2, 'b')`)
-    await query(url, `BEGIN; INSERT INTO acked VALUES (3, 'c'), (4, 'd'), (5, 'e'); COMMIT`)
+    await query(env.url, `INSERT INTO acked VALUES (1, 'a')`)
+    await query(env.url, `INSERT INTO acked VALUES (2, 'b')`)
+    await query(env.url, `BEGIN; INSERT INTO acked VALUES (3, 'c'), (4, 'd'), (5, 'e'); COMMIT`)
     let records = await readUntil(source, (all) => all.length >= 5, { ack: false })
     assert.deepEqual(records.map(idOf), [1, 2, 3, 4, 5])
     await source.teardown()
@@ -147,25 +141,25 @@ describe('postgres source', () => {
     await source.teardown()
 
     source = await openSource(settings, records[1]?.position as Buffer)
-    await query(url, `INSERT INTO acked VALUES (6, 'f')`)
+    await query(env.url, `INSERT INTO acked VALUES (6, 'f')`)
     records = await readUntil(source, (all) => all.length >= 1)
     assert.deepEqual(records.map(idOf), [6])
     await source.teardown()
     assert.equal(await source.cleanup(), true)
-    assert.deepEqual(await query(url, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]), [])
+    assert.deepEqual(await query(env.url, 'SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]), [])
   })
 
   it('starts the snapshot over, on a new slot, when the last run stopped in the middle of it', async () => {
-    await query(url, 'CREATE TABLE halfway (id int PRIMARY KEY)')
-    await query(url, 'INSERT INTO halfway SELECT generate_series(1, 1000)')
+    await query(env.url, 'CREATE TABLE halfway (id int PRIMARY KEY)')
+    await query(env.url, 'INSERT INTO halfway SELECT generate_series(1, 1000)')
     const settings = { tables: 'halfway', cdcMode: 'logrepl', 'batch.size': 100, 'snapshot.fetchSize': 100, ...names() }
     let source = await openSource(settings)
     const part = await readUntil(source, (all) => all.length >= 300)
     await source.teardown()
-    await query(url, 'INSERT INTO halfway VALUES (5000)')
+    await query(env.url, 'INSERT INTO halfway VALUES (5000)')
     source = await openSource(settings, part.at(-1)?.position ?? null)
     const again = await readUntil(source, (all) => all.length >= 1001)
-    await query(url, 'INSERT INTO halfway VALUES (6000)')
+    await query(env.url, 'INSERT INTO halfway VALUES (6000)')
     const more = await readUntil(source, (all) => all.length >= 1)
     await source.teardown()
     await source.cleanup()
@@ -175,12 +169,12 @@ describe('postgres source', () => {
   })
 
   it('streams truncates, and before-images when the table has REPLICA IDENTITY FULL', async () => {
-    await query(url, 'CREATE TABLE full_t (id int PRIMARY KEY, v text)')
-    await query(url, 'ALTER TABLE full_t REPLICA IDENTITY FULL')
-    await query(url, 'CREATE TABLE plain_t (id int PRIMARY KEY, v text)')
+    await query(env.url, 'CREATE TABLE full_t (id int PRIMARY KEY, v text)')
+    await query(env.url, 'ALTER TABLE full_t REPLICA IDENTITY FULL')
+    await query(env.url, 'CREATE TABLE plain_t (id int PRIMARY KEY, v text)')
     const source = await openSource({ tables: 'full_t,plain_t', cdcMode: 'logrepl', snapshotMode: 'never', ...names() })
-    await query(url, `INSERT INTO full_t VALUES (1, 'a'); UPDATE full_t SET v = 'b' WHERE id = 1; DELETE FROM full_t WHERE id = 1`)
-    await query(url, `INSERT INTO plain_t VALUES (1, 'a'); UPDATE plain_t SET v = 'b' WHERE id = 1; DELETE FROM plain_t WHERE id = 1; TRUNCATE plain_t`)
+    await query(env.url, `INSERT INTO full_t VALUES (1, 'a'); UPDATE full_t SET v = 'b' WHERE id = 1; DELETE FROM full_t WHERE id = 1`)
+    await query(env.url, `INSERT INTO plain_t VALUES (1, 'a'); UPDATE plain_t SET v = 'b' WHERE id = 1; DELETE FROM plain_t WHERE id = 1; TRUNCATE plain_t`)
     const records = await readUntil(source, (all) => all.length >= 7)
     await source.teardown()
     const [ins, upd, del, pIns, pUpd, pDel, trunc] = records
@@ -196,31 +190,31 @@ describe('postgres source', () => {
   })
 
   it('polls by an increasing column when asked to (long_polling), snapshot rows first, and resumes from its position', async () => {
-    await query(url, 'CREATE TABLE polled (id bigserial PRIMARY KEY, v text)')
-    await query(url, `INSERT INTO polled (v) SELECT 'old' FROM generate_series(1, 5)`)
+    await query(env.url, 'CREATE TABLE polled (id bigserial PRIMARY KEY, v text)')
+    await query(env.url, `INSERT INTO polled (v) SELECT 'old' FROM generate_series(1, 5)`)
     const settings = { tables: 'polled', cdcMode: 'long_polling', 'longPolling.pollInterval': 50 }
     let source = await openSource(settings)
     assert.equal(source.mode, 'long_polling')
-    await query(url, `INSERT INTO polled (v) VALUES ('new1'), ('new2')`)
+    await query(env.url, `INSERT INTO polled (v) VALUES ('new1'), ('new2')`)
     let records = await readUntil(source, (all) => all.length >= 7)
     assert.deepEqual(records.map((r) => r.operation), ['snapshot', 'snapshot', 'snapshot', 'snapshot', 'snapshot', 'create', 'create'])
     await source.teardown()
     source = await openSource(settings, records.at(-1)?.position ?? null)
-    await query(url, `INSERT INTO polled (v) VALUES ('new3')`)
+    await query(env.url, `INSERT INTO polled (v) VALUES ('new3')`)
     records = await readUntil(source, (all) => all.length >= 1)
     assert.deepEqual(records.map((r) => [r.operation, (r.payload.after as StructuredData).v]), [['create', 'new3']])
     await source.teardown()
   })
 
   it('does not hold WAL: with nothing unacknowledged, writes to other tables move the slot on', async () => {
-    await query(url, 'CREATE TABLE watched (id int PRIMARY KEY); CREATE TABLE busy_other (id int)')
+    await query(env.url, 'CREATE TABLE watched (id int PRIMARY KEY); CREATE TABLE busy_other (id int)')
     const settings = { tables: 'watched', cdcMode: 'logrepl', snapshotMode: 'never', 'logrepl.statusInterval': 0.2, ...names() }
-    const source = await openSource(settings, null, url)
-    await query(url, 'INSERT INTO watched VALUES (1)')
+    const source = await openSource(settings, null, env.url)
+    await query(env.url, 'INSERT INTO watched VALUES (1)')
     const [one] = await readUntil(source, (all) => all.length >= 1, { ack: false })
-    await query(url, 'INSERT INTO busy_other SELECT generate_series(1, 10000)')
-    const target = (await query<{ lsn: string }>(url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]?.lsn
-    const behind = async (): Promise<boolean> => (await query<{ b: boolean }>(url, `SELECT confirmed_flush_lsn < $1::pg_lsn AS b FROM pg_replication_slots WHERE slot_name = $2`, [target, settings['logrepl.slotName']]))[0]?.b ?? true
+    await query(env.url, 'INSERT INTO busy_other SELECT generate_series(1, 10000)')
+    const target = (await query<{ lsn: string }>(env.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0]?.lsn
+    const behind = async (): Promise<boolean> => (await query<{ b: boolean }>(env.url, `SELECT confirmed_flush_lsn < $1::pg_lsn AS b FROM pg_replication_slots WHERE slot_name = $2`, [target, settings['logrepl.slotName']]))[0]?.b ?? true
     // unacknowledged change: the slot stays before it, however much other WAL is written
     await readUntil(source, () => false, { ack: false, timeoutMs: 3000 }).catch(() => []) // 3 s of status updates
     assert.equal(await behind(), true, 'an unacknowledged change holds the slot')
@@ -232,42 +226,36 @@ describe('postgres source', () => {
   })
 
   it('rejects bad settings with errors that name the setting', async () => {
-    await query(url, 'CREATE TABLE IF NOT EXISTS there (id int PRIMARY KEY)')
+    await query(env.url, 'CREATE TABLE IF NOT EXISTS there (id int PRIMARY KEY)')
     await assert.rejects(openSource({ tables: 'there,missing_table', ...names() }), (err) => isTributaryError(err, 'TRIB_POSTGRES_CONFIG') && /setting tables: table missing_table does not exist/.test(err.message))
     await assert.rejects(openSource({ ...names() }), (err) => isTributaryError(err, 'TRIB_POSTGRES_CONFIG') && /setting tables is required/.test(err.message))
     await assert.rejects(openSource({ tables: 'there' }, null, 'postgres://x@127.0.0.1:1/db'), (err) => isTributaryError(err, 'TRIB_POSTGRES_UNAVAILABLE') && /cannot connect to url/.test(err.message))
     const role = `norepl_${randomUUID().slice(0, 6)}`
-    await query(url, `CREATE ROLE ${role} LOGIN`)
-    await query(url, `GRANT SELECT ON there TO ${role}`)
-    const u = new URL(url)
+    await query(env.url, `CREATE ROLE ${role} LOGIN`)
+    await query(env.url, `GRANT SELECT ON there TO ${role}`)
+    const u = new URL(env.url)
     u.username = role
     await assert.rejects(openSource({ tables: 'there', cdcMode: 'logrepl', ...names() }, null, u.toString()), (err) => isTributaryError(err, 'TRIB_POSTGRES_CONFIG') && /setting cdcMode: .*REPLICATION attribute/.test(err.message))
     const auto = await openSource({ tables: 'there', cdcMode: 'auto', ...names() }, null, u.toString())
     assert.equal(auto.mode, 'long_polling', 'auto falls back to long polling')
     await auto.teardown()
     await assert.rejects(openSource({ tables: 'there', cdcMode: 'long_polling', 'longPolling.orderingColumn': 'nope' }), (err) => isTributaryError(err, 'TRIB_POSTGRES_CONFIG') && /setting longPolling.orderingColumn/.test(err.message))
-    assert.throws(() => postgresSettings.parse({ url, tables: 't', cdcMode: 'wal2json' }), /cdcMode/)
-    assert.throws(() => postgresSettings.parse({ url, tables: 't', 'logrepl.slotName': 'Bad-Name' }), /logrepl.slotName/)
+    assert.throws(() => postgresSettings.parse({ url: env.url, tables: 't', cdcMode: 'wal2json' }), /cdcMode/)
+    assert.throws(() => postgresSettings.parse({ url: env.url, tables: 't', 'logrepl.slotName': 'Bad-Name' }), /logrepl.slotName/)
   })
 })
 
 describe('postgres source on a server of its own', () => {
-  let own: PostgresServer
-  let ownUrl: string
-  before(async () => {
-    own = await startPostgres({ private: true })
-    ownUrl = await own.database()
-  })
-  after(() => own.stop())
+  const own = usePostgres({ private: true })
 
   it('recovers from a PostgreSQL restart mid-stream without losing or repeating a change', async () => {
-    await query(ownUrl, 'CREATE TABLE survive (id int PRIMARY KEY)')
-    const source = await openSource({ tables: 'survive', cdcMode: 'logrepl', snapshotMode: 'never', ...names() }, null, ownUrl)
-    await query(ownUrl, 'INSERT INTO survive SELECT generate_series(1, 500)')
-    await query(ownUrl, 'INSERT INTO survive SELECT generate_series(501, 1000)')
+    await query(own.url, 'CREATE TABLE survive (id int PRIMARY KEY)')
+    const source = await openSource({ tables: 'survive', cdcMode: 'logrepl', snapshotMode: 'never', ...names() }, null, own.url)
+    await query(own.url, 'INSERT INTO survive SELECT generate_series(1, 500)')
+    await query(own.url, 'INSERT INTO survive SELECT generate_series(501, 1000)')
     const first = await readUntil(source, (all) => all.length >= 600)
-    own.restart()
-    await query(ownUrl, 'INSERT INTO survive SELECT generate_series(1001, 1500)')
+    own.server.restart()
+    await query(own.url, 'INSERT INTO survive SELECT generate_series(1001, 1500)')
     const rest = await readUntil(source, (all) => all.length + first.length >= 1500)
     await source.teardown()
     const ids = [...first, ...rest].map(idOf)

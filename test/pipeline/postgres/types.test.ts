@@ -5,22 +5,16 @@
  */
 import assert from 'node:assert/strict'
 import { randomUUID } from 'node:crypto'
-import { after, before, describe, it } from 'node:test'
+import { describe, it } from 'node:test'
 import { PostgresDestination } from '../../../src/pipeline/connectors/postgres/destination.ts'
 import { PostgresSource } from '../../../src/pipeline/connectors/postgres/source.ts'
 import { postgresSettings } from '../../../src/pipeline/connectors/postgres/settings.ts'
 import { decodeText, encodeText, OID, parseArrayLiteral } from '../../../src/pipeline/connectors/postgres/types.ts'
 import { recordFromJson, recordToJson, type PipelineRecord } from '../../../src/pipeline/index.ts'
-import { query, startPostgres, type PostgresServer } from '../../helpers/postgres.ts'
-import { context, never } from './helpers.ts'
+import { query } from '../../helpers/postgres.ts'
+import { context, never, usePostgres } from './helpers.ts'
 
-let server: PostgresServer
-let url: string
-before(async () => {
-  server = await startPostgres()
-  url = await server.database()
-})
-after(() => server.stop())
+const env = usePostgres()
 
 const COLUMNS = `(
   id int PRIMARY KEY, i2 smallint, i8 bigint, big bigint, f4 real, f8 double precision, num numeric(20,6), t text, vc varchar(10),
@@ -71,13 +65,13 @@ async function readAll(source: PostgresSource, count: number): Promise<PipelineR
 
 describe('postgres type mapping', () => {
   it('reads every common type as documented, in the snapshot and in the stream, and writes the records back to the same row', async () => {
-    await query(url, `CREATE TABLE types_src ${COLUMNS}`)
-    await query(url, `CREATE TABLE types_dst ${COLUMNS}`)
-    await query(url, `INSERT INTO types_src VALUES ${ROW}`)
+    await query(env.url, `CREATE TABLE types_src ${COLUMNS}`)
+    await query(env.url, `CREATE TABLE types_dst ${COLUMNS}`)
+    await query(env.url, `INSERT INTO types_src VALUES ${ROW}`)
     const id = randomUUID().replaceAll('-', '').slice(0, 8)
-    const source = new PostgresSource(postgresSettings.parse({ url, tables: 'types_src', cdcMode: 'logrepl', 'logrepl.slotName': `ty_${id}`, 'logrepl.publicationName': `ty_${id}` }), context())
+    const source = new PostgresSource(postgresSettings.parse({ url: env.url, tables: 'types_src', cdcMode: 'logrepl', 'logrepl.slotName': `ty_${id}`, 'logrepl.publicationName': `ty_${id}` }), context())
     await source.open(never)
-    await query(url, `INSERT INTO types_src SELECT 2, i2, i8, big, f4, f8, num, t, vc, b, ts, tstz, d, u, j, jb, by, ia, ta, nested, tsa, nul FROM types_src WHERE id = 1`)
+    await query(env.url, `INSERT INTO types_src SELECT 2, i2, i8, big, f4, f8, num, t, vc, b, ts, tstz, d, u, j, jb, by, ia, ta, nested, tsa, nul FROM types_src WHERE id = 1`)
     const [snap, change] = await readAll(source, 2)
     await source.teardown()
     await source.cleanup()
@@ -86,7 +80,7 @@ describe('postgres type mapping', () => {
     assert.equal(change?.operation, 'create')
     assert.deepEqual(change?.payload.after, { ...EXPECTED, id: 2 })
 
-    const dest = new PostgresDestination(postgresSettings.parse({ url, table: 'types_dst' }), context())
+    const dest = new PostgresDestination(postgresSettings.parse({ url: env.url, table: 'types_dst' }), context())
     await dest.open(never)
     // once as they are, once after a trip through OpenCDC JSON (bytes become {"type":"Buffer",...})
     const throughJson = recordFromJson(recordToJson(change as PipelineRecord))
@@ -94,9 +88,9 @@ describe('postgres type mapping', () => {
     assert.deepEqual(acks.map((a) => a.error?.message), [undefined, undefined])
     await dest.teardown()
     // rows compared as jsonb (json has no equality operator, and keeps its input's spacing)
-    const diff = await query(url, `(SELECT 'src' AS side, to_jsonb(sr) AS r FROM types_src sr EXCEPT SELECT 'src', to_jsonb(dr) FROM types_dst dr) UNION ALL (SELECT 'dst', to_jsonb(dr) FROM types_dst dr EXCEPT SELECT 'dst', to_jsonb(sr) FROM types_src sr)`)
+    const diff = await query(env.url, `(SELECT 'src' AS side, to_jsonb(sr) AS r FROM types_src sr EXCEPT SELECT 'src', to_jsonb(dr) FROM types_dst dr) UNION ALL (SELECT 'dst', to_jsonb(dr) FROM types_dst dr EXCEPT SELECT 'dst', to_jsonb(sr) FROM types_src sr)`)
     assert.deepEqual(diff, [])
-    assert.deepEqual(await query(url, 'SELECT count(*)::int AS n FROM types_dst'), [{ n: 2 }])
+    assert.deepEqual(await query(env.url, 'SELECT count(*)::int AS n FROM types_dst'), [{ n: 2 }])
   })
 
   it('maps text forms without a server: infinity, offsets, large integers, array literals, bytea forms', () => {

@@ -31,31 +31,19 @@
 import { randomUUID } from 'node:crypto'
 import type { ZodType } from 'zod'
 import type { ConnectorPlugin } from '../../connector.ts'
-import type { RecordFormat } from '../record-format.ts'
 import { connectorSettings } from '../settings.ts'
-import { LogDestination, type TopicOf } from '../tributary-log/destination.ts'
-import { requireTopics } from '../tributary-log/plugin.ts'
-import { DEFAULT_TOPIC_TEMPLATE, readLogSettings, readTopic } from '../tributary-log/settings.ts'
-import { LogSource } from '../tributary-log/source.ts'
+import { logDestination, logSource, requireTopics } from '../tributary-log/plugin.ts'
+import { DEFAULT_TOPIC_TEMPLATE, readLogSettings, readTopic, type TributaryLogSettings } from '../tributary-log/settings.ts'
 
 /** Conduit's default client id. */
 export const DEFAULT_KAFKA_CLIENT_ID = 'conduit-connector-kafka'
 
 const UNSUPPORTED = ['caCert', 'clientCert', 'clientKey', 'insecureSkipVerify', 'saslMechanism', 'saslPassword', 'saslUsername', 'tls.enabled'] as const
 
-export interface KafkaSettings {
+/** The tributary-log settings under Conduit's names, with the broker list and a client id always set. */
+export interface KafkaSettings extends TributaryLogSettings {
   readonly servers: readonly string[]
-  readonly url: string
   readonly clientId: string
-  readonly topics: readonly string[]
-  readonly groupId: string | undefined
-  readonly readFromBeginning: boolean
-  readonly batchSize: number
-  readonly topic: TopicOf
-  readonly fixedTopic: string | undefined
-  readonly format: RecordFormat
-  readonly partitions: number
-  readonly connectTimeoutMs: number
   /** Settings accepted but not honoured, to log when a connector is made. */
   readonly warnings: readonly string[]
 }
@@ -104,37 +92,10 @@ export const kafkaConnector: ConnectorPlugin<KafkaSettings> = {
   source(settings, ctx) {
     requireTopics('kafka', settings.topics)
     for (const warning of settings.warnings) ctx.logger.warn({ connector: ctx.connectorId }, `kafka source: ${warning}`)
-    return new LogSource(
-      {
-        plugin: 'kafka',
-        locationSetting: 'servers',
-        url: settings.url,
-        topics: settings.topics,
-        groupId: settings.groupId,
-        defaultGroupId: () => randomUUID(),
-        readFromBeginning: settings.readFromBeginning,
-        batchSize: settings.batchSize,
-        clientId: settings.clientId,
-        connectTimeoutMs: settings.connectTimeoutMs,
-      },
-      ctx,
-    )
+    return logSource(settings, ctx, { plugin: 'kafka', locationSetting: 'servers' }, () => randomUUID())
   },
   destination(settings, ctx) {
     for (const warning of settings.warnings) ctx.logger.warn({ connector: ctx.connectorId }, `kafka destination: ${warning}`)
-    return new LogDestination(
-      {
-        plugin: 'kafka',
-        locationSetting: 'servers',
-        url: settings.url,
-        topic: settings.topic,
-        fixedTopic: settings.fixedTopic,
-        format: settings.format,
-        partitions: settings.partitions,
-        clientId: settings.clientId,
-        connectTimeoutMs: settings.connectTimeoutMs,
-      },
-      ctx,
-    )
+    return logDestination(settings, ctx, { plugin: 'kafka', locationSetting: 'servers' })
   },
 }

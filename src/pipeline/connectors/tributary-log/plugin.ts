@@ -16,7 +16,7 @@ import { TributaryError } from '../../../core/errors.ts'
 import type { ConnectorContext, ConnectorPlugin } from '../../connector.ts'
 import { LogDestination } from './destination.ts'
 import { tributaryLogSettings, type TributaryLogSettings } from './settings.ts'
-import { LogSource } from './source.ts'
+import { LogSource, type LogSourceOptions } from './source.ts'
 
 export { registerLog, acquireLog, logKey, type LogLease } from './log-registry.ts'
 export { encodeLogPosition, decodeLogPosition, type LogPosition } from './position.ts'
@@ -29,6 +29,58 @@ export function requireTopics(plugin: string, topics: readonly string[]): void {
   if (topics.length === 0) throw new TributaryError('TRIB_CONNECTOR_SETTINGS', `${plugin} source: "topics" is required (a comma-separated list of topics to read)`, { details: { setting: 'topics' } })
 }
 
+/** How a plugin built on the log connector names itself and the setting of where the log is, in messages. */
+export type LogPluginNames = Pick<LogSourceOptions, 'plugin' | 'locationSetting'>
+
+/**
+ * The log source of a plugin's settings; `defaultGroupId` gives the group when neither the settings
+ * nor the stored position name one. The caller checks the topics first ({@link requireTopics}).
+ *
+ * @example
+ * requireTopics('kafka', settings.topics)
+ * return logSource(settings, ctx, { plugin: 'kafka', locationSetting: 'servers' }, () => randomUUID())
+ */
+export function logSource(settings: TributaryLogSettings, ctx: ConnectorContext, names: LogPluginNames, defaultGroupId: () => string): LogSource {
+  return new LogSource(
+    {
+      plugin: names.plugin,
+      locationSetting: names.locationSetting,
+      url: settings.url,
+      topics: settings.topics,
+      groupId: settings.groupId,
+      defaultGroupId,
+      readFromBeginning: settings.readFromBeginning,
+      batchSize: settings.batchSize,
+      clientId: settings.clientId,
+      connectTimeoutMs: settings.connectTimeoutMs,
+    },
+    ctx,
+  )
+}
+
+/**
+ * The log destination of a plugin's settings.
+ *
+ * @example
+ * return logDestination(settings, ctx, { plugin: 'tributary-log', locationSetting: 'url' })
+ */
+export function logDestination(settings: TributaryLogSettings, ctx: ConnectorContext, names: LogPluginNames): LogDestination {
+  return new LogDestination(
+    {
+      plugin: names.plugin,
+      locationSetting: names.locationSetting,
+      url: settings.url,
+      topic: settings.topic,
+      fixedTopic: settings.fixedTopic,
+      format: settings.format,
+      partitions: settings.partitions,
+      clientId: settings.clientId,
+      connectTimeoutMs: settings.connectTimeoutMs,
+    },
+    ctx,
+  )
+}
+
 /** The tributary-log plugin. */
 export const tributaryLogConnector: ConnectorPlugin<TributaryLogSettings> = {
   name: 'tributary-log',
@@ -36,36 +88,9 @@ export const tributaryLogConnector: ConnectorPlugin<TributaryLogSettings> = {
   settings: tributaryLogSettings,
   source(settings, ctx: ConnectorContext) {
     requireTopics('tributary-log', settings.topics)
-    return new LogSource(
-      {
-        plugin: 'tributary-log',
-        locationSetting: 'url',
-        url: settings.url,
-        topics: settings.topics,
-        groupId: settings.groupId,
-        defaultGroupId: () => ctx.connectorId,
-        readFromBeginning: settings.readFromBeginning,
-        batchSize: settings.batchSize,
-        clientId: settings.clientId,
-        connectTimeoutMs: settings.connectTimeoutMs,
-      },
-      ctx,
-    )
+    return logSource(settings, ctx, { plugin: 'tributary-log', locationSetting: 'url' }, () => ctx.connectorId)
   },
   destination(settings, ctx) {
-    return new LogDestination(
-      {
-        plugin: 'tributary-log',
-        locationSetting: 'url',
-        url: settings.url,
-        topic: settings.topic,
-        fixedTopic: settings.fixedTopic,
-        format: settings.format,
-        partitions: settings.partitions,
-        clientId: settings.clientId,
-        connectTimeoutMs: settings.connectTimeoutMs,
-      },
-      ctx,
-    )
+    return logDestination(settings, ctx, { plugin: 'tributary-log', locationSetting: 'url' })
   },
 }

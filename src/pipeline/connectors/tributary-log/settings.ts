@@ -13,9 +13,10 @@
  */
 import type { ZodType } from 'zod'
 import { compileTemplate } from '../../template.ts'
-import { readRecordFormat, type RecordFormat, type RecordFormatName } from '../record-format.ts'
+import { readRecordFormat, type RecordFormatName } from '../record-format.ts'
 import { connectorSettings, type SettingsReader } from '../settings.ts'
-import { TOPIC_NAME, collectionTopic, fixedTopic, type TopicOf } from './destination.ts'
+import { TOPIC_NAME, collectionTopic, fixedTopic, type LogDestinationOptions, type TopicOf } from './destination.ts'
+import type { LogSourceOptions } from './source.ts'
 
 /** Conduit's default destination topic. */
 export const DEFAULT_TOPIC_TEMPLATE = '{{ index .Metadata "opencdc.collection" }}'
@@ -23,22 +24,12 @@ export const DEFAULT_TOPIC_TEMPLATE = '{{ index .Metadata "opencdc.collection" }
 /** Records per read of log sources when `sdk.batch.size` is 0 or absent. */
 export const DEFAULT_LOG_BATCH = 10_000
 
-export interface TributaryLogSettings {
-  readonly url: string
-  // source
-  readonly topics: readonly string[]
-  readonly groupId: string | undefined
-  readonly readFromBeginning: boolean
-  readonly batchSize: number
-  // destination
-  readonly topic: TopicOf
-  readonly fixedTopic: string | undefined
-  readonly format: RecordFormat
-  readonly partitions: number
-  // both
-  readonly clientId: string | undefined
-  readonly connectTimeoutMs: number
-}
+/**
+ * The settings of both roles: the source's and the destination's options without what names the
+ * plugin (`plugin`, `locationSetting`) and the source's group fallback, which each plugin brings.
+ */
+export interface TributaryLogSettings
+  extends Omit<LogSourceOptions, 'plugin' | 'locationSetting' | 'defaultGroupId'>, Omit<LogDestinationOptions, 'plugin' | 'locationSetting'> {}
 
 const COLLECTION_TEMPLATE = /^\{\{-?\s*index\s+\.Metadata\s+"opencdc\.collection"\s*-?\}\}$/
 
