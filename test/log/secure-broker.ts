@@ -55,10 +55,10 @@ async function freePort(): Promise<number> {
   })
 }
 
-/** Four distinct free ports (client, controller, SASL_SSL, SSL). */
-async function freePorts(): Promise<number[]> {
+/** `count` distinct free ports on 127.0.0.1 (default four: client, controller, SASL_SSL, SSL). */
+export async function freePorts(count = 4): Promise<number[]> {
   const ports = new Set<number>()
-  while (ports.size < 4) ports.add(await freePort())
+  while (ports.size < count) ports.add(await freePort())
   return [...ports]
 }
 

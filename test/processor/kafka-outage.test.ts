@@ -13,14 +13,17 @@ import { codecs, createLogger } from '../../src/core/index.ts'
 import type { Log } from '../../src/log/index.ts'
 import { openKafkaLog } from '../../src/log/kafka/index.ts'
 import { Processor, View, type ProcessorState } from '../../src/processor/index.ts'
+import { freePorts } from '../log/secure-broker.ts'
 import { memoryStore } from '../../src/state/index.ts'
 import { CommitTracker, Events, uid } from './helpers.ts'
 import { idempotentCounter } from './processor-suite.ts'
 
 const root = path.join(import.meta.dirname, '..', '..')
-const port = Number(process.env.TRIBUTARY_OUTAGE_KAFKA_PORT ?? 39292)
+// Free ports rather than fixed ones: other test files start brokers of their own at the same time.
+const fixed = process.env.TRIBUTARY_OUTAGE_KAFKA_PORT
+const [port, controllerPort] = fixed ? [Number(fixed), Number(fixed) + 1] : await freePorts(2)
 const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tributary-outage-kafka-'))
-const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(port + 1), KAFKA_WORK_DIR: workDir, KAFKA_KEEP_DATA: '1' }
+const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_CONTROLLER_PORT: String(controllerPort), KAFKA_WORK_DIR: workDir, KAFKA_KEEP_DATA: '1' }
 const brokers = [`127.0.0.1:${port}`]
 
 /** Runs scripts/kafka.sh <command> for this test's broker; resolves when it is done. */

@@ -45,6 +45,17 @@ async function readUntil(source: PostgresSource, done: (all: PipelineRecord[]) =
 
 const idOf = (r: PipelineRecord): number => ((r.key as StructuredData | null)?.id ?? (r.payload.after as StructuredData | null)?.id) as number
 
+/** An LSN (`X/Y`) as a number that orders like it. */
+function lsnValue(lsn: string): bigint {
+  const [hi, lo] = lsn.split('/')
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
+}
+
+/** The LSN of the transaction a CDC record's position names. */
+function commitLsn(record: PipelineRecord): string {
+  return (JSON.parse(record.position.toString()) as { lsn: string }).lsn
+}
+
 async function slotLsn(slot: string, on = env.url): Promise<string> {
   const rows = await query<{ lsn: string }>(on, 'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot])
   return rows[0]?.lsn ?? 'none'
@@ -116,7 +127,9 @@ describe('postgres source', () => {
     let records = await readUntil(source, (all) => all.length >= 5, { ack: false })
     assert.deepEqual(records.map(idOf), [1, 2, 3, 4, 5])
     await source.teardown()
-    assert.equal(await slotLsn(slot), start, 'nothing acknowledged, the slot did not move')
+    // Other databases of a shared server write WAL too, and an idle slot follows it; what matters is
+    // that the slot never passes a change the pipeline has not acknowledged.
+    assert.ok(lsnValue(await slotLsn(slot)) < lsnValue(commitLsn(records[0])), 'nothing acknowledged: the slot stays before the first change')
 
     source = await openSource(settings)
     records = await readUntil(source, (all) => all.length >= 5, { ack: false })
@@ -131,7 +144,7 @@ describe('postgres source', () => {
     records = await readUntil(source, (all) => all.length >= 3, { ack: false })
     assert.deepEqual(records.map(idOf), [3, 4, 5], 'the half-acknowledged transaction comes again, whole, without a stored position')
     await source.teardown()
-    assert.equal(await slotLsn(slot), moved)
+    assert.ok(lsnValue(await slotLsn(slot)) >= lsnValue(moved) && lsnValue(await slotLsn(slot)) < lsnValue(commitLsn(records[0])), 'the slot stays before the half-acknowledged transaction')
 
     const lastAcked = records[0]?.position as Buffer
     source = await openSource(settings, lastAcked)
