@@ -98,11 +98,16 @@ export class PostgresLeaseStore implements LeaseStore {
   }
 
   async init(): Promise<void> {
+    // Instances start together; CREATE TABLE IF NOT EXISTS races in PostgreSQL (a duplicate pg_type
+    // row), so creators take turns on an advisory lock for the length of the (one-statement) transaction.
     await this.#query(
       'CREATE TABLE',
-      `CREATE TABLE IF NOT EXISTS ${this.#table} (
-        lease_key text PRIMARY KEY, owner text, counter bigint NOT NULL DEFAULT 0, lease_timeout text,
-        checkpoint text, parents text[] NOT NULL DEFAULT '{}', claim text, closed boolean NOT NULL DEFAULT false)`,
+      `DO $create$ BEGIN
+        PERFORM pg_advisory_xact_lock(hashtext('tributary.lease-tables'));
+        CREATE TABLE IF NOT EXISTS ${this.#table} (
+          lease_key text PRIMARY KEY, owner text, counter bigint NOT NULL DEFAULT 0, lease_timeout text,
+          checkpoint text, parents text[] NOT NULL DEFAULT '{}', claim text, closed boolean NOT NULL DEFAULT false);
+      END $create$`,
     )
     const columns = (await this.#query(
       'information_schema',

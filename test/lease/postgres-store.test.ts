@@ -24,6 +24,15 @@ const url = await postgres.database()
       await pool.end()
     })
 
+    it('instances starting together all create the table: init of eight stores at once succeeds', async () => {
+      const stores = Array.from({ length: 8 }, () => postgresLeaseStore({ connectionString: url, tableName: `together_${process.pid}` }))
+      try {
+        await Promise.all(stores.map((s) => s.init()))
+      } finally {
+        await Promise.all(stores.map((s) => s.close()))
+      }
+    })
+
     it('bad options and an unreachable server name what is wrong', async () => {
       assert.throws(() => postgresLeaseStore({ tableName: 'x' }), /pool or connectionString/)
       assert.throws(() => postgresLeaseStore({ connectionString: url, tableName: 'a.b.c' }), /schema.table/)
