@@ -31,6 +31,7 @@ import type { ConnectorSpec, PipelineSpec, ProcessorSpec } from '../pipeline/con
 import { tributaryLogConnector } from '../pipeline/connectors/tributary-log/plugin.ts'
 import type { ProcessorPlugin } from '../pipeline/processor.ts'
 import { PipelineRunner, type PipelineState } from '../pipeline/runner.ts'
+import { BatchingSource } from './batching-source.ts'
 import type { JobConfig } from './job-config.ts'
 import { JobMapProcessor, type RejectKind } from './map-processor.ts'
 import { ingestMetrics, watchDriver } from './metrics.ts'
@@ -209,7 +210,15 @@ export class JobDriver {
       },
     }
     const processor: ProcessorSpec = { id: `${pipelineId}:map`, pluginName: 'ingest.map', plugin: mapPlugin, settings: undefined, workers: 1 }
-    const source: ConnectorSpec = { id: `${pipelineId}:source`, type: 'source', name: 'source', pluginName: logPlugin.name, plugin: logPlugin, settings: sourceSettings, processors: [] }
+    // The log source behind AresDB's batcher: a batch is written at batchSize messages or
+    // maxBatchDelayMS after its first one.
+    const batchedPlugin: ConnectorPlugin<unknown> = {
+      name: logPlugin.name,
+      summary: logPlugin.summary,
+      settings: logPlugin.settings,
+      source: (settings, ctx) => new BatchingSource(logPlugin.source!(settings, ctx), stream.batchSize, stream.maxBatchDelayMS),
+    }
+    const source: ConnectorSpec = { id: `${pipelineId}:source`, type: 'source', name: 'source', pluginName: logPlugin.name, plugin: batchedPlugin, settings: sourceSettings, processors: [] }
     const sink: ConnectorSpec = { id: `${pipelineId}:sink`, type: 'destination', name: 'sink', pluginName: 'ingest.sink', plugin: sinkPlugin, settings: undefined, processors: [] }
     return {
       id: pipelineId,

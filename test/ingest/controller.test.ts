@@ -26,7 +26,7 @@ function jobJson(name: string, topic: string, version: number, extra: object = {
     job: name,
     version,
     aresTableConfig: { schema: { name: 't', columns: [{ name: 'id', type: 'BigEnum' }, { name: 'n', type: 'Int64' }], primaryKeyColumns: [0] } },
-    streamConfig: { topic, latestOffset: false, processorCount: 1, batchSize: 10, ...extra },
+    streamConfig: { topic, latestOffset: false, processorCount: 1, batchSize: 10, maxBatchDelayMS: 100, ...extra },
   }
 }
 

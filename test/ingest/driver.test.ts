@@ -36,7 +36,7 @@ function scoresJob(topic: string, processorCount: number): JobConfig {
       },
       updateMode: { points: 'addition', best: 'max' },
     },
-    streamConfig: { topic, latestOffset: false, processorCount, batchSize: 500, failureHandler: { config: { initRetryIntervalInSeconds: 1, maxRetryMinutes: 1 } } },
+    streamConfig: { topic, latestOffset: false, processorCount, batchSize: 500, maxBatchDelayMS: 100, failureHandler: { config: { initRetryIntervalInSeconds: 1, maxRetryMinutes: 1 } } },
   })
 }
 

@@ -21,7 +21,7 @@ function job(topic: string, stream: object = {}): JobConfig {
       schema: { name: 'counts', columns: [{ name: 'id', type: 'BigEnum' }, { name: 'n', type: 'Int64' }], primaryKeyColumns: [0] },
       updateMode: { n: 'addition' },
     },
-    streamConfig: { topic, latestOffset: false, processorCount: 1, batchSize: 100, ...stream },
+    streamConfig: { topic, latestOffset: false, processorCount: 1, batchSize: 100, maxBatchDelayMS: 100, ...stream },
   })
 }
 

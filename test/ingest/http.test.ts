@@ -37,7 +37,7 @@ describe('ingest HTTP routes and metrics', () => {
       job: name,
       version: 3,
       aresTableConfig: { schema: { name: 'web', columns: [{ name: 'id', type: 'BigEnum' }, { name: 'n', type: 'Int32' }], primaryKeyColumns: [0] } },
-      streamConfig: { topic, latestOffset: false, processorCount: 2, batchSize: 10 },
+      streamConfig: { topic, latestOffset: false, processorCount: 2, batchSize: 10, maxBatchDelayMS: 100 },
     })
     await jobs.apply([job])
     server = await startHttpServer({ port: 0, routes: [ingestRoutes(jobs, { metrics: true, instance: 'inst-a' })] })
