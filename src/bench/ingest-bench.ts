@@ -2,7 +2,8 @@
  * `npm run bench -- ingest`: N JSON messages of 8 columns from Kafka into PostgreSQL with upserts
  * (every key twice, so half the rows update: addition, max, min, overwrite), through an ingestion
  * job (`JobDriver` with 1 or 4 processors: consumer group, decode, map, batch, upsert with stored
- * offsets, commit) beside the ceiling in the same run: a raw read loop over the topic, JSON.parse,
+ * offsets, commit) beside the ceiling in the same run: as many raw read loops as processors (each
+ * over its share of the partitions), JSON.parse,
  * and per batch a raw `COPY` into a temporary table then one `INSERT … SELECT … GROUP BY … ON
  * CONFLICT DO UPDATE` — the same rows and the same batch size, without the job's guarantees.
  *
@@ -76,15 +77,30 @@ function startServer(): { url: string; stop: () => void } {
 const TEXT_ESCAPE = /[\\\t\n\r]/g
 const copyText = (v: unknown): string => (v === null || v === undefined ? '\\N' : String(v).replace(TEXT_ESCAPE, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')))
 
-/** The ceiling: read every message, parse, COPY each batch into a temp table and upsert it. */
-async function ceiling(log: Log, topic: string, url: string, table: string, records: number, batch: number): Promise<number> {
+/**
+ * The ceiling: `loops` raw loops side by side (as many as ours has processors), each reading its
+ * share of the partitions, parsing, and COPYing each batch into a temp table that it upserts.
+ */
+async function ceiling(log: Log, topic: string, url: string, table: string, batch: number, loops: number): Promise<number> {
+  const setup = new pg.Client({ connectionString: url })
+  await setup.connect()
+  await setup.query(`CREATE TABLE ${table} (id text PRIMARY KEY, clicks bigint, best integer, worst integer, score real, active boolean, country text, updated bigint)`)
+  await setup.end()
+  const ends = await log.offsets.endOffsets(topic)
+  const total = ends.reduce((a, b) => a + b, 0)
+  const shares = Array.from({ length: loops }, (_, i) => ends.map((_, p) => p).filter((p) => p % loops === i)).filter((share) => share.length > 0)
+  const start = process.hrtime.bigint()
+  await Promise.all(shares.map((partitions) => rawLoop(log, topic, url, table, batch, partitions, partitions.reduce((n, p) => n + ends[p], 0))))
+  return rate(total, start, process.hrtime.bigint())
+}
+
+/** One raw loop over `partitions` until it read `records` messages. */
+async function rawLoop(log: Log, topic: string, url: string, table: string, batch: number, partitions: number[], records: number): Promise<void> {
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
-    await client.query(`CREATE TABLE ${table} (id text PRIMARY KEY, clicks bigint, best integer, worst integer, score real, active boolean, country text, updated bigint)`)
     await client.query(`CREATE TEMP TABLE staging (id text, clicks bigint, best integer, worst integer, score real, active boolean, country text, updated bigint)`)
-    const start = process.hrtime.bigint()
-    const reader = log.reader({ topic, from: 'earliest' })
+    const reader = log.reader({ topic, from: 'earliest', partitions })
     let read = 0
     let lines: string[] = []
     const flush = async (): Promise<void> => {
@@ -93,8 +109,9 @@ async function ceiling(log: Log, topic: string, url: string, table: string, reco
       lines = []
       await client.query('TRUNCATE staging')
       await pipeline(Readable.from([body]), client.query(copyFrom('COPY staging FROM STDIN')))
+      // Rows in key order, as ours writes them, so loops side by side do not deadlock.
       await client.query(
-        `INSERT INTO ${table} SELECT id, sum(clicks), max(best), min(worst), max(score), bool_or(active), max(country), max(updated) FROM staging GROUP BY id
+        `INSERT INTO ${table} SELECT id, sum(clicks), max(best), min(worst), max(score), bool_or(active), max(country), max(updated) FROM staging GROUP BY id ORDER BY id
          ON CONFLICT (id) DO UPDATE SET clicks = ${table}.clicks + excluded.clicks, best = GREATEST(${table}.best, excluded.best), worst = LEAST(${table}.worst, excluded.worst),
          score = COALESCE(excluded.score, ${table}.score), active = COALESCE(excluded.active, ${table}.active), country = COALESCE(excluded.country, ${table}.country), updated = excluded.updated`,
       )
@@ -112,7 +129,6 @@ async function ceiling(log: Log, topic: string, url: string, table: string, reco
     } finally {
       await reader.close()
     }
-    return rate(records, start, process.hrtime.bigint())
   } finally {
     await client.end()
   }
@@ -175,7 +191,7 @@ export async function runIngestBench(options: IngestBenchOptions): Promise<void>
       let joinMs = 0
       for (let round = 0; round < options.rounds; round++) {
         const suffix = `${processors}_${round}`
-        ceilingPerSec = Math.max(ceilingPerSec, await ceiling(log, topic, url, `ceiling_${suffix}`, options.records, options.batch))
+        ceilingPerSec = Math.max(ceilingPerSec, await ceiling(log, topic, url, `ceiling_${suffix}`, options.batch, processors))
         const job = jobFor(`ingest-bench-${run}-${suffix}`, topic, `ours_${suffix}`, processors, options.batch, brokers)
         const result = await ours(log, job, url, options.records, path.join(stateDir, suffix))
         if (result.perSec > perSec) ({ perSec, joinMs } = result)
