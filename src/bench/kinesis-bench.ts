@@ -3,7 +3,7 @@
  * `KinesisWorker` with a no-op consumer (leases and checkpoints in dynalite), beside the ceiling: a
  * raw `GetRecords` loop over the same shards with the same client settings, in the same run. Ours is
  * timed from `start()` resolving (lease table ready, leases taken) to the last record; the ceiling
- * from its first `GetShardIterator` to its last record. Then
+ * from its first `GetRecords` (its shard iterators fetched before) to its last record. Then
  * failover: two worker processes share the shards, one is killed with SIGKILL while records keep
  * arriving, and the time until the survivor processes every shard of the dead one is measured
  * (target: lease duration + one balancing tick).
@@ -72,14 +72,21 @@ async function fill(client: KinesisClient, stream: string, records: number): Pro
   await Promise.all([lane(), lane(), lane(), lane()])
 }
 
-/** The ceiling: every shard read from TRIM_HORIZON with a bare GetRecords loop until `records` were seen. */
+/**
+ * The ceiling: every shard read from TRIM_HORIZON with a bare GetRecords loop until `records` were
+ * seen. The shard iterators are fetched before the clock starts, as ours has its leases and
+ * iterators before `start()` resolves.
+ */
 async function ceiling(client: KinesisClient, stream: string, records: number): Promise<number> {
   const shards = await listShards(client, stream)
+  const iterators = await Promise.all(
+    shards.map(async (shard) => (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator),
+  )
   let seen = 0
   const started = performance.now()
   await Promise.all(
-    shards.map(async (shard) => {
-      let iterator = (await client.send(new GetShardIteratorCommand({ StreamName: stream, ShardId: shard.ShardId, ShardIteratorType: 'TRIM_HORIZON' }))).ShardIterator
+    iterators.map(async (first) => {
+      let iterator = first
       while (iterator && seen < records) {
         const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }))
         seen += out.Records?.length ?? 0
