@@ -23,7 +23,6 @@
  * @module
  */
 import path from 'node:path'
-import os from 'node:os'
 import { z } from 'zod'
 import { createLogger, type Logger } from '../core/logger.ts'
 import type { ConnectorPlugin } from '../pipeline/connector.ts'
@@ -431,5 +430,3 @@ export class JobDriver {
   }
 }
 
-/** The host name AresDB reports as instance id by default. */
-export const DEFAULT_INSTANCE = process.env.INSTANCE_ID ?? os.hostname()
