@@ -23,9 +23,9 @@ import os from 'node:os'
 import path from 'node:path'
 import { codecs } from '../core/codec.ts'
 import { createLogger } from '../core/logger.ts'
-import type { ProduceRecord, TopicPartitionOffset } from '../core/record.ts'
+import type { ProduceRecord, Record as LogRecord, TopicPartitionOffset } from '../core/record.ts'
 import { openLog } from '../log/open-log.ts'
-import type { Log } from '../log/types.ts'
+import type { GroupConsumer, Log } from '../log/types.ts'
 import { Processor } from '../processor/processor.ts'
 import { defineGroup, groupTable, input, persist, type Group } from '../processor/graph.ts'
 import type { Context } from '../processor/context.ts'
@@ -129,16 +129,8 @@ async function coalescedCeiling(log: Log, topic: string, out: string, records: n
   const counts = new Map<string, number>()
   const start = process.hrtime.bigint()
   let lastCommit = Date.now()
-  let seen = 0
   let sent = 0
-  let idle = 0
-  while (seen < records) {
-    const batch = await consumer.poll({ timeoutMs: 1_000 })
-    if (batch.length === 0) {
-      if (++idle > 30) throw new Error(`bench: ceiling stalled at ${seen} of ${records}`)
-      continue
-    }
-    idle = 0
+  await pollAll(consumer, records, async (batch) => {
     const changed = new Map<string, { key: Buffer; partition: number }>()
     for (const r of batch) {
       const key = (r.key as Buffer).toString()
@@ -149,12 +141,11 @@ async function coalescedCeiling(log: Log, topic: string, out: string, records: n
     for (const [key, c] of changed) outRecords.push({ topic: out, key: c.key, value: Buffer.from(JSON.stringify(counts.get(key))), partition: c.partition })
     await producer.send(outRecords)
     sent += outRecords.length
-    seen += batch.length
     if (Date.now() - lastCommit >= COMMIT_INTERVAL_MS) {
       await consumer.commit()
       lastCommit = Date.now()
     }
-  }
+  })
   await consumer.commit()
   const perSec = rate(records, start, process.hrtime.bigint())
   await consumer.close()
@@ -162,12 +153,8 @@ async function coalescedCeiling(log: Log, topic: string, out: string, records: n
   return { perSec, changelog: sent }
 }
 
-/** Raw loop without coalescing (context): poll, send one 8-byte record per input, await it, commit every poll. Records/s. */
-async function ceiling(log: Log, topic: string, out: string, records: number): Promise<number> {
-  const consumer = log.consumer({ groupId: `bench-ceiling-${process.pid}-${Date.now()}`, topics: [topic] })
-  const producer = log.producer()
-  const eight = Buffer.alloc(8)
-  const start = process.hrtime.bigint()
+/** Polls until `records` records were handed to `handle`, batch by batch; 30 empty polls in a row are an error. */
+async function pollAll(consumer: GroupConsumer, records: number, handle: (batch: LogRecord[]) => Promise<void>): Promise<void> {
   let seen = 0
   let idle = 0
   while (seen < records) {
@@ -177,12 +164,23 @@ async function ceiling(log: Log, topic: string, out: string, records: number): P
       continue
     }
     idle = 0
+    await handle(batch)
+    seen += batch.length
+  }
+}
+
+/** Raw loop without coalescing (context): poll, send one 8-byte record per input, await it, commit every poll. Records/s. */
+async function ceiling(log: Log, topic: string, out: string, records: number): Promise<number> {
+  const consumer = log.consumer({ groupId: `bench-ceiling-${process.pid}-${Date.now()}`, topics: [topic] })
+  const producer = log.producer()
+  const eight = Buffer.alloc(8)
+  const start = process.hrtime.bigint()
+  await pollAll(consumer, records, async (batch) => {
     const outRecords: ProduceRecord[] = new Array(batch.length)
     for (let i = 0; i < batch.length; i++) outRecords[i] = { topic: out, key: batch[i].key, value: eight, partition: batch[i].partition }
     await producer.send(outRecords)
     await consumer.commit()
-    seen += batch.length
-  }
+  })
   const perSec = rate(records, start, process.hrtime.bigint())
   await consumer.close()
   await producer.close()
