@@ -31,7 +31,7 @@ import { partitionKey, type Record, type TopicPartition, type TopicPartitionOffs
 import { DEFAULT_MAX_POLL_RECORDS } from '../reader-options.ts'
 import type { ConsumerOptions, GroupConsumer, PollOptions } from '../types.ts'
 import { toTributaryError } from './errors.ts'
-import { Fetcher, type StartPosition } from './fetcher.ts'
+import { Fetcher, PREFETCH_RECORDS, type StartPosition } from './fetcher.ts'
 import { GroupMember } from './group.ts'
 import { lookupTopics, unknownTopic } from './metadata.ts'
 import { fetchClient, Serial, Wakeup } from './polling.ts'
@@ -103,7 +103,7 @@ export class KafkaGroupConsumer implements GroupConsumer {
       pool: this.#fetchPool,
       settings,
       autoOffsetReset: options.autoOffsetReset ?? 'earliest',
-      prefetchRecords: Math.max(this.#maxPollRecords, 1_000),
+      prefetchRecords: Math.max(this.#maxPollRecords, PREFETCH_RECORDS),
       onData: wake,
     })
     this.#pollWatch = setInterval(() => this.#checkPollInterval(), Math.max(20, Math.min(1_000, Math.floor(this.#maxPollIntervalMs / 10))))

@@ -12,6 +12,7 @@
  * @module
  */
 import { Consumer, ConnectionPool } from '@platformatic/kafka'
+import { useRawRecordFetch } from './raw-fetch.ts'
 import { clientOptions, poolOptions as connectionPoolOptions, type KafkaSettings } from './settings.ts'
 
 /** Options of the connection pools of one consumer or reader. */
@@ -33,6 +34,7 @@ export interface FetchClient {
 export function fetchClient(settings: KafkaSettings, role: string, groupId: string): FetchClient {
   const base = clientOptions(settings, role)
   const client = new Consumer({ ...base, groupId, autocommit: false })
+  useRawRecordFetch(client) // the fetcher decodes record batches itself (record-decoder.ts)
   const poolOptions = connectionPoolOptions(settings)
   return { client, fetchPool: new ConnectionPool(base.clientId, poolOptions), clientId: base.clientId, poolOptions }
 }

@@ -23,7 +23,7 @@ import { partitionKey, type Record, type TopicPartition } from '../../core/recor
 import { checkReaderOptions, DEFAULT_MAX_POLL_RECORDS, notReadError, readerClosedError, readerPartitions } from '../reader-options.ts'
 import type { LogReader, PollOptions, ReaderOptions } from '../types.ts'
 import { toTributaryError } from './errors.ts'
-import { Fetcher, type StartPosition } from './fetcher.ts'
+import { Fetcher, PREFETCH_RECORDS, type StartPosition } from './fetcher.ts'
 import { requireTopic } from './metadata.ts'
 import { fetchClient, Serial, Wakeup } from './polling.ts'
 import type { KafkaSettings } from './settings.ts'
@@ -67,7 +67,7 @@ export class KafkaReader implements LogReader {
       pool: fetchPool,
       settings,
       autoOffsetReset: 'earliest',
-      prefetchRecords: Math.max(this.#maxPollRecords, 1_000),
+      prefetchRecords: Math.max(this.#maxPollRecords, PREFETCH_RECORDS),
       onData: () => this.#wakeup.notify(),
     })
   }
