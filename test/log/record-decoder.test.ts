@@ -127,8 +127,17 @@ describe('Kafka record batch decoder', () => {
   })
 
   it('names the record whose fields do not match its length', () => {
-    const batch = batchAt(5, [{ key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BASE_TS }])
-    batch[61] += 2 // record length (zigzag varint): 1 more than its fields
+    const batch = batchAt(5, [
+      { key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BASE_TS },
+      { key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BASE_TS },
+    ])
+    batch[61] += 2 // the first record's length (zigzag varint): 1 more than its fields
     assert.throws(() => decodeRecordBatches(batch, 'orders', 0, 5, []), /topic orders partition 0: record at offset 5 is/)
+  })
+
+  it('names the record whose length runs past its batch', () => {
+    const batch = batchAt(9, [{ key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BASE_TS }])
+    batch[61] = 0x7e // length 63: past the end
+    assert.throws(() => decodeRecordBatches(batch, 'orders', 1, 9, []), /topic orders partition 1: record 0 of the batch at offset 9 is 63 bytes long, past the end of its batch/)
   })
 })

@@ -54,6 +54,11 @@ const LOG_APPEND_TIME = 0x08
 const TRANSACTIONAL = 0x10
 const CONTROL = 0x20
 const EMPTY = Buffer.alloc(0)
+/**
+ * Node's own Buffer class: a view made with it directly skips `subarray`'s species lookup and
+ * argument checks (about a third cheaper; two views per record).
+ */
+const View = (Buffer as unknown as { [Symbol.species]: unknown })[Symbol.species] as new (buffer: ArrayBufferLike, byteOffset: number, length: number) => Buffer
 
 /** An int64 read as a number (exact below 2^53: offsets and timestamps). */
 function int64(buf: Buffer, at: number): number {
@@ -148,6 +153,8 @@ function varintAt(bytes: Buffer, at: number, limit: number): { value: number; ne
 /** Decodes `count` records of one batch from `body[at..end)` into `out`. */
 function decodeRecords(body: Buffer, at: number, end: number, count: number, topic: string, partition: number, base: number, fetchOffset: number, logAppendTime: boolean, firstTimestamp: number, out: Record[]): void {
   let pos = at
+  const memory = body.buffer
+  const base0 = body.byteOffset
   // Zig-zag varints, inlined: the loop below runs once per record and dominates the consume path.
   const varint = (): number => {
     let b = body[pos++]
@@ -180,19 +187,20 @@ function decodeRecords(body: Buffer, at: number, end: number, count: number, top
     if (pos >= end) throw new TributaryError('TRIB_LOG_KAFKA', `topic ${topic} partition ${partition}: record batch at offset ${base} ends after ${i} of ${count} records`)
     const length = varint()
     const recordEnd = pos + length
+    if (recordEnd > end) throw new TributaryError('TRIB_LOG_KAFKA', `topic ${topic} partition ${partition}: record ${i} of the batch at offset ${base} is ${length} bytes long, past the end of its batch`)
     pos++ // attributes (unused)
     const timestampDelta = varint()
     const offset = base + varint()
     const keyLength = varint()
     let key: Buffer | null = null
     if (keyLength >= 0) {
-      key = body.subarray(pos, pos + keyLength)
+      key = new View(memory, base0 + pos, keyLength)
       pos += keyLength
     }
     const valueLength = varint()
     let value: Buffer | null = null
     if (valueLength >= 0) {
-      value = body.subarray(pos, pos + valueLength)
+      value = new View(memory, base0 + pos, valueLength)
       pos += valueLength
     }
     const headerCount = varint()
