@@ -15,9 +15,11 @@
  * ```
  * @module
  */
-import { Admin, ConnectionPool, kGetApi, type Connection, type fetchV17, type listOffsetsV9, type metadataV12 } from '@platformatic/kafka'
+import { Admin, ConnectionPool, kGetApi, type Connection, type listOffsetsV9, type metadataV12 } from '@platformatic/kafka'
 import { TributaryError } from '../core/errors.ts'
 import type { ResolvedSecurity } from '../log/index.ts'
+import { rawFetchApi, type RawFetchResponse } from '../log/kafka/raw-fetch.ts'
+import { decodeRecordBatches } from '../log/kafka/record-decoder.ts'
 
 type AnyApi = ((connection: Connection, ...args: unknown[]) => void) & { version?: number }
 
@@ -70,8 +72,6 @@ export interface FetchedPartition {
   /** The offset to fetch next (past control batches too). */
   readonly nextOffset: number
 }
-
-const IS_CONTROL = 0x20
 
 /** Low-level requests to a Kafka cluster. */
 export class KafkaWire {
@@ -144,8 +144,11 @@ export class KafkaWire {
   /** One Fetch request to `node` for partitions of one topic, from the given offsets. */
   async fetch(node: number, topic: TopicMetadata, positions: ReadonlyMap<number, number>, maxWaitMs: number, maxBytes = 8 * 1024 * 1024): Promise<FetchedPartition[]> {
     const connection = await this.#connection(node)
-    const api = await this.#api('Fetch')
-    const byName = (api.version ?? 17) <= 12
+    const negotiated = await this.#api('Fetch')
+    // Records come back as bytes and are decoded in one pass (the consumer's decoder).
+    const api = rawFetchApi(negotiated.version ?? 0)
+    if (api === undefined) throw new TributaryError('TRIB_LOG_KAFKA', `the broker speaks Fetch up to version ${negotiated.version}; the monitor needs version 12 (Kafka 2.7) or later`)
+    const byName = api.version <= 12
     const partitions = [...positions].map(([partition, offset]) => ({
       partition,
       currentLeaderEpoch: -1,
@@ -154,11 +157,11 @@ export class KafkaWire {
       partitionMaxBytes: maxBytes,
     }))
     const topics = [{ topicId: byName ? topic.name : topic.id, partitions }]
-    let response: fetchV17.FetchResponse
+    let response: RawFetchResponse
     try {
-      response = await this.#send<fetchV17.FetchResponse>(api, connection, maxWaitMs, 1, maxBytes, 0, 0, -1, topics, [], '')
+      response = await this.#send<RawFetchResponse>(api, connection, maxWaitMs, 1, maxBytes, 0, 0, -1, topics, [], '')
     } catch (err) {
-      const partial = (err as { response?: fetchV17.FetchResponse }).response
+      const partial = (err as { response?: RawFetchResponse }).response
       if (!partial?.responses) throw err
       response = partial
     }
@@ -166,18 +169,8 @@ export class KafkaWire {
     for (const t of response.responses) {
       for (const p of t.partitions) {
         const from = positions.get(p.partitionIndex) ?? 0
-        let next = from
-        const records: FetchedRecord[] = []
-        for (const batch of p.records ?? []) {
-          const first = Number(batch.firstOffset)
-          const last = first + batch.lastOffsetDelta
-          if (last + 1 > next) next = last + 1
-          if ((batch.attributes & IS_CONTROL) !== 0) continue
-          for (const r of batch.records) {
-            const offset = first + r.offsetDelta
-            if (offset >= from) records.push({ offset, key: r.key, value: r.value })
-          }
-        }
+        // Read-uncommitted, as Burrow reads: no aborted-transaction filtering (commits are not transactional).
+        const { records, next } = p.recordBytes === null ? { records: [], next: from } : decodeRecordBatches(p.recordBytes, topic.name, p.partitionIndex, from, [])
         out.push({ partition: p.partitionIndex, errorCode: p.errorCode, highWatermark: Number(p.highWatermark), records, nextOffset: next })
       }
     }
