@@ -197,6 +197,11 @@ export async function runPipelineBench(options: PipelineBenchOptions): Promise<P
       const { perSec, ceilingPerSec, ...extra } = await c.run({ records, dir })
       const result: PhaseResult = { bench: 'pipeline', case: name, phase: options.json ? undefined : name, records, perSec, ceilingPerSec, rssMb: Math.round(process.memoryUsage().rss / 2 ** 20), ...extra }
       report(result, options.json)
+      if (!options.json) {
+        // Figures beyond the headline (where the time goes, other ceilings), one line.
+        const figures = Object.entries(extra).filter(([k, v]) => typeof v === 'number' && !['records', 'ratio', 'rssMb'].includes(k))
+        if (figures.length > 0) console.log(`${''.padEnd(22)} context: ${figures.map(([k, v]) => `${k} ${(v as number).toLocaleString('en')}`).join(', ')}`)
+      }
       results.push(result)
     } finally {
       fs.rmSync(dir, { recursive: true, force: true })

@@ -7,7 +7,9 @@
  *   `pg-copy-streams`. Then the same topic again with `field.set .Operation update` in front, so
  *   every record is an upsert of an existing row (`upsertPerSec`, `upsertRatio` against the COPY).
  *   Two more figures say where the time goes: `pipelineOnlyPerSec` (the same pipeline into an
- *   in-memory log) and `destinationOnlyPerSec` (the destination fed pre-built records).
+ *   in-memory log) and `destinationOnlyPerSec` (the destination fed pre-built records); and
+ *   `sameWorkPerSec` / `sameWorkRatio`: the same work by direct means (consume through the log
+ *   layer, parse, COPY and commit per poll, commit offsets), the fair ceiling beside the COPY one.
  * - `postgres-cdc` ({@link postgresCdc}): N inserted rows streamed through logical replication →
  *   `postgres` source → `tributary-log` destination (embedded file log), through the runtime;
  *   ceiling: a raw `pgoutput` read of a second slot over the same WAL with `pg-logical-replication`
@@ -98,6 +100,46 @@ interface Row {
 const row = (i: number): Row => ({ id: i, name: `customer-${i}`, qty: i % 1000, price: (i % 10_000) / 100, active: i % 2 === 0 })
 const TABLE_COLUMNS = '(id int PRIMARY KEY, name text, qty int, price float8, active bool)'
 
+/**
+ * The same work as the pipeline by the fastest direct means, for context beside the issue's COPY
+ * ceiling (which reads nothing from Kafka and parses nothing): a consumer group reads the topic
+ * through the log layer, each poll's JSON values are parsed and COPYed in one transaction, then the
+ * offsets are committed — at-least-once, as ours — while the consumer already fetches the next poll.
+ */
+async function sameWorkLoop(log: Awaited<ReturnType<typeof openLog>>, topic: string, url: string, table: string, n: number): Promise<number> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  const consumer = log.consumer({ groupId: `bench-same-work-${table}`, topics: [topic], maxPollRecords: 10_000 })
+  try {
+    const t0 = process.hrtime.bigint()
+    let copied = 0
+    while (copied < n) {
+      const records = await consumer.poll({ timeoutMs: 5_000 })
+      if (records.length === 0) throw new Error(`kafka-postgres same-work loop: stalled at ${copied} of ${n} rows`)
+      await client.query('BEGIN')
+      const stream = client.query(copyFrom(`COPY ${table} (id, name, qty, price, active) FROM STDIN`))
+      const done = finished(stream)
+      let chunk = ''
+      for (const record of records) {
+        const r = JSON.parse((record.value as Buffer).toString()) as Row
+        chunk += `${r.id}\t${r.name}\t${r.qty}\t${r.price}\t${r.active ? 't' : 'f'}\n`
+      }
+      stream.end(chunk)
+      await done
+      await client.query('COMMIT')
+      await consumer.commit()
+      copied += records.length
+    }
+    const perSec = rate(n, t0, process.hrtime.bigint())
+    const count = (await client.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0] as { n: number }
+    if (count.n !== n || copied !== n) throw new Error(`kafka-postgres same-work loop: read ${copied} records and the table holds ${count.n} rows, expected ${n}`)
+    return perSec
+  } finally {
+    await consumer.close()
+    await client.end()
+  }
+}
+
 /** Kafka → PostgreSQL: ours through the runtime vs one raw COPY of the same rows. */
 export async function kafkaToPostgres(opts: PostgresBenchOptions): Promise<PostgresBenchResult> {
   const brokers = opts.kafkaBrokers ?? process.env.KAFKA_BROKERS ?? '127.0.0.1:9092'
@@ -115,7 +157,7 @@ export async function kafkaToPostgres(opts: PostgresBenchOptions): Promise<Postg
         for (let j = i; j < Math.min(n, i + 10_000); j++) batch.push({ topic, key: String(j), value: JSON.stringify(row(j)) })
         await producer.send(batch)
       }
-      await sql(url, `CREATE TABLE bench_ceiling_${id} ${TABLE_COLUMNS}; CREATE TABLE bench_ours_${id} ${TABLE_COLUMNS}`)
+      await sql(url, `CREATE TABLE bench_ceiling_${id} ${TABLE_COLUMNS}; CREATE TABLE bench_ours_${id} ${TABLE_COLUMNS}; CREATE TABLE bench_same_${id} ${TABLE_COLUMNS}`)
 
       // ceiling: the same rows, formatted and copied in one COPY
       const client = new pg.Client({ connectionString: url })
@@ -148,6 +190,7 @@ pipelines:
     processors:
       - { id: parse, plugin: json.decode, settings: { field: .Payload.After } }
 ${extra}`
+      const sameWorkPerSec = await sameWorkLoop(log, topic, url, `bench_same_${id}`, n)
       const perSec = await timePipeline(pipeline('insert', ''), path.join(dir, 'insert'), n, registry)
       const upsertPerSec = await timePipeline(pipeline('upsert', '      - { id: op, plugin: field.set, settings: { field: .Operation, value: update } }\n'), path.join(dir, 'upsert'), n, registry)
       const count = (await sql(url, `SELECT count(*)::int AS n FROM bench_ours_${id}`)).rows[0] as { n: number }
@@ -156,7 +199,7 @@ ${extra}`
       const toMemory = pipeline('memory', '').replace(/plugin: postgres, settings: \{[^}]*\}/, `plugin: tributary-log, settings: { url: "memory:bench-${id}", topic: out }`)
       const pipelineOnlyPerSec = await timePipeline(toMemory, path.join(dir, 'memory'), n, registry)
       const destinationOnlyPerSec = await destinationAlone(url, `bench_dest_${id}`, n)
-      await sql(url, `DROP TABLE bench_ceiling_${id}; DROP TABLE bench_ours_${id}`)
+      await sql(url, `DROP TABLE bench_ceiling_${id}; DROP TABLE bench_ours_${id}; DROP TABLE bench_same_${id}`)
       return {
         case: 'kafka-postgres',
         records: n,
@@ -169,6 +212,8 @@ ${extra}`
         pipelineOnlyPerSec,
         destinationOnlyPerSec,
         destinationOnlyRatio: ratio(destinationOnlyPerSec, ceilingPerSec),
+        sameWorkPerSec,
+        sameWorkRatio: ratio(perSec, sameWorkPerSec),
       }
     } finally {
       await log.admin.deleteTopic(topic).catch(() => undefined)
