@@ -4,17 +4,19 @@
  * phase by phase — `src/bench/java/KafkaClientCeiling.java`, compiled here with `javac` and cached
  * under `node_modules/.cache` by a hash of its source.
  *
- * Per run of the program (one JVM): a warm-up of every phase on its own warm-up topics with as many
- * records as ours is warmed with, then the measured phases, each on a fresh topic with our partition
- * count: `produce-pipelined` (all sends, then flush), `produce` (sends of `batch` records each
- * followed by `flush()`, as a caller awaiting each batch) and `consume` (a fresh group from the
- * earliest offset, timed from before the join to the last record). JVM start is outside every clock.
+ * One JVM per bench, as ours is one process: a warm-up of every phase with as many records as ours
+ * is warmed with, then one measured round per request (alternating with ours), each phase on a fresh
+ * topic with our partition count: `produce-pipelined` (all sends, then flush), `produce` (sends of
+ * `batch` records each followed by `flush()`, as a caller awaiting each batch) and `consume` (a
+ * fresh group from the earliest offset, timed from before the join to the last record). JVM start
+ * is outside every clock.
  * @module
  */
-import { spawnSync } from 'node:child_process'
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import fs from 'node:fs'
 import path from 'node:path'
+import readline from 'node:readline'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
 const SOURCE = path.join(import.meta.dirname, 'java', 'KafkaClientCeiling.java')
@@ -88,15 +90,16 @@ export function compileJavaCeiling(options: CompileOptions): string {
   }
 }
 
-/** One run of the ceiling program. */
-export interface JavaCeilingRun {
+/** Options of the ceiling program. */
+export interface JavaCeilingOptions {
   libsDir: string
   classDir: string
   brokers: string
-  /** Prefix of the topics the program creates and deletes. */
+  /** Prefix of the topics the program creates (and deletes after each round). */
   topicPrefix: string
+  /** Records of each measured phase. */
   records: number
-  /** Records of the warm-up of every phase. */
+  /** Records of the warm-up of every phase, run once when the program starts. */
   warm: number
   /** Records per awaited send (the `produce` phase). */
   batch: number
@@ -112,25 +115,100 @@ export interface JavaPhaseResult {
   perSec: number
 }
 
-/** Runs the ceiling program once (warm-up, then every phase); returns each phase's figures. */
-export function runJavaCeiling(o: JavaCeilingRun): Record<JavaPhase, JavaPhaseResult> {
-  const args = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-Dlog4j2.level=WARN', '-cp', `${path.join(o.libsDir, '*')}${path.delimiter}${o.classDir}`, CLASS]
-  args.push('--brokers', o.brokers, '--topic-prefix', o.topicPrefix, '--records', String(o.records), '--warm', String(o.warm), '--batch', String(o.batch), '--partitions', String(o.partitions))
-  args.push(...(o.settings ?? CEILING_SETTINGS))
-  const java = jdkTool('java')
-  const run = spawnSync(java, args, { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 })
-  if (run.error) throw new Error(`bench: could not run ${java} for the Kafka ceiling: ${run.error.message}`)
-  const lines = run.stdout.split('\n').filter((line) => line.startsWith('{'))
-  if (run.status !== 0) {
-    const why = run.stderr.split('\n').filter((line) => line.startsWith('KafkaClientCeiling:') || line.startsWith('Exception') || line.includes('Exception:'))
-    throw new Error(`bench: the Kafka client ceiling failed (exit ${run.status}): ${why.slice(0, 3).join('\n') || run.stderr.slice(-2000)}`)
+/**
+ * The ceiling program running in one JVM for a whole bench, as our process does: started (and
+ * warmed up) once, then one measured round per {@link JavaCeiling.round} call, so rounds can
+ * alternate with ours.
+ */
+export class JavaCeiling {
+  readonly #child: ChildProcessWithoutNullStreams
+  readonly #records: number
+  readonly #lines: string[] = []
+  #wake: (() => void) | undefined
+  #stderr = ''
+  #closed: { code: number | null; error?: Error } | undefined
+
+  private constructor(child: ChildProcessWithoutNullStreams, records: number) {
+    this.#child = child
+    this.#records = records
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      if (!line.startsWith('{')) return
+      this.#lines.push(line)
+      this.#wake?.()
+    })
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      this.#stderr = (this.#stderr + chunk).slice(-64 * 1024)
+    })
+    child.on('error', (error) => {
+      this.#closed = { code: null, error }
+      this.#wake?.()
+    })
+    child.on('close', (code) => {
+      this.#closed ??= { code }
+      this.#wake?.()
+    })
   }
-  const phases = new Map(lines.map((line) => JSON.parse(line) as JavaPhaseResult & { phase: string }).map((r) => [r.phase, r]))
-  const result = {} as Record<JavaPhase, JavaPhaseResult>
-  for (const phase of JAVA_PHASES) {
-    const r = phases.get(phase)
-    if (!r || r.records !== o.records || !(r.seconds > 0)) throw new Error(`bench: the Kafka client ceiling printed no valid ${phase} line:\n${run.stdout.slice(-1000)}`)
-    result[phase] = { records: r.records, seconds: r.seconds, perSec: r.perSec }
+
+  /** Starts the program; resolves once it has reached the broker and warmed up. */
+  static async start(o: JavaCeilingOptions): Promise<JavaCeiling> {
+    const args = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-Dlog4j2.level=WARN', '-cp', `${path.join(o.libsDir, '*')}${path.delimiter}${o.classDir}`, CLASS]
+    args.push('--brokers', o.brokers, '--topic-prefix', o.topicPrefix, '--records', String(o.records), '--warm', String(o.warm), '--batch', String(o.batch), '--partitions', String(o.partitions))
+    args.push(...(o.settings ?? CEILING_SETTINGS))
+    const ceiling = new JavaCeiling(spawn(jdkTool('java'), args, { stdio: ['pipe', 'pipe', 'pipe'] }), o.records)
+    try {
+      await ceiling.#expect('ready')
+    } catch (err) {
+      ceiling.#child.kill()
+      throw err
+    }
+    return ceiling
   }
-  return result
+
+  /** Runs one measured round of every phase; returns each phase's figures. */
+  async round(): Promise<Record<JavaPhase, JavaPhaseResult>> {
+    this.#child.stdin.write('round\n')
+    const result = {} as Record<JavaPhase, JavaPhaseResult>
+    for (const phase of JAVA_PHASES) {
+      const r = JSON.parse(await this.#expect('phase')) as JavaPhaseResult & { phase: string }
+      if (r.phase !== phase || r.records !== this.#records || !(r.seconds > 0)) throw new Error(`bench: the Kafka client ceiling printed an unexpected ${phase} line: ${JSON.stringify(r)}`)
+      result[phase] = { records: r.records, seconds: r.seconds, perSec: r.perSec }
+    }
+    await this.#expect('done')
+    return result
+  }
+
+  /** Ends the program (it deletes nothing more: each round deletes its topics). */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#child.stdin.end()
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve
+        if (this.#closed) resolve()
+      })
+    }
+    if (this.#closed?.code !== 0) throw this.#failure()
+  }
+
+  /** The next JSON line, which must hold `field`; a clear error if the program ended instead. */
+  async #expect(field: string): Promise<string> {
+    for (;;) {
+      const line = this.#lines.shift()
+      if (line !== undefined) {
+        if (!(field in (JSON.parse(line) as object))) throw new Error(`bench: the Kafka client ceiling printed ${line} where "${field}" was expected`)
+        return line
+      }
+      if (this.#closed) throw this.#failure()
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve
+      })
+      this.#wake = undefined
+    }
+  }
+
+  #failure(): Error {
+    const closed = this.#closed
+    if (closed?.error) return new Error(`bench: could not run ${jdkTool('java')} for the Kafka ceiling: ${closed.error.message}`)
+    const why = this.#stderr.split('\n').filter((line) => line.startsWith('KafkaClientCeiling:') || line.startsWith('Exception') || line.includes('Exception:'))
+    return new Error(`bench: the Kafka client ceiling failed (exit ${closed?.code}): ${why.slice(0, 3).join('\n') || this.#stderr.slice(-2000)}`)
+  }
 }

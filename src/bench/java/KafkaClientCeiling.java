@@ -1,6 +1,7 @@
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
 import java.util.UUID;
@@ -18,7 +19,7 @@ import org.apache.kafka.clients.producer.ProducerRecord;
 /**
  * The ceiling of `bench log --backend kafka`: the Java client (kafka-clients) doing the work of
  * our bench, phase by phase, on topics it creates the way ours are created (same partition count,
- * replication factor 1 on the single bench broker), then deletes.
+ * replication factor 1 on the single bench broker) and deletes after each round.
  *
  * <ul>
  *   <li>produce-pipelined: send all N records without waiting, then flush; timed until every record
@@ -29,9 +30,11 @@ import org.apache.kafka.clients.producer.ProducerRecord;
  * </ul>
  *
  * Records are ours: 16-byte hex keys cycling over 10,000 distinct keys and one 100-byte value,
- * `acks=all`, idempotence on, no compression. Every phase first runs once on warm-up topics with
- * `--warm` records in this JVM, so JIT, connections and metadata are warm and JVM start is outside
- * every clock. Prints one JSON line per measured phase: {"phase", "records", "seconds", "perSec"}.
+ * `acks=all`, idempotence on, no compression. The JVM lives for the whole bench, as our process
+ * does: it first warms up every phase once with `--warm` records (as ours is warmed), prints
+ * {"ready":true}, then runs one measured round per line "round" on stdin, printing one JSON line
+ * per phase ({"phase", "records", "seconds", "perSec"}) and then {"done":true}. JVM start is outside
+ * every clock.
  *
  * <p>Usage: KafkaClientCeiling --brokers H:P --topic-prefix P --records N --warm W --batch B
  * --partitions K [producer.KEY=VALUE | consumer.KEY=VALUE ...]
@@ -136,23 +139,32 @@ public class KafkaClientCeiling {
     return p;
   }
 
+  /** Warms up once, then runs one measured round per "round" line on stdin until stdin closes. */
   void run(Admin admin) throws Exception {
-    List<String> topics = new ArrayList<>();
-    for (String name : new String[] {"warm-pipelined", "warm-batched", "pipelined", "batched"}) topics.add(prefix + "-" + name);
-    List<NewTopic> specs = new ArrayList<>();
-    for (String topic : topics) specs.add(new NewTopic(topic, partitions, (short) 1));
-    admin.createTopics(specs).all().get(30, TimeUnit.SECONDS);
+    if (warm > 0) round(admin, prefix + "-warm", warm, false);
+    System.out.println("{\"ready\":true}");
+    System.out.flush();
+    BufferedReader commands = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+    int round = 0;
+    for (String line; (line = commands.readLine()) != null; ) {
+      if (!line.trim().equals("round")) throw new IllegalArgumentException("unknown command on stdin: " + line);
+      round(admin, prefix + "-" + round++, records, true);
+      System.out.println("{\"done\":true}");
+      System.out.flush();
+    }
+  }
+
+  /** Every phase on fresh topics (created before, deleted after the clocks). */
+  void round(Admin admin, String topicPrefix, int n, boolean report) throws Exception {
+    String pipelined = topicPrefix + "-pipelined";
+    String batched = topicPrefix + "-batched";
+    admin.createTopics(List.of(new NewTopic(pipelined, partitions, (short) 1), new NewTopic(batched, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
     try {
-      if (warm > 0) {
-        producePipelined(topics.get(0), warm);
-        produceBatched(topics.get(1), warm);
-        consume(topics.get(1), warm);
-      }
-      print("produce-pipelined", producePipelined(topics.get(2), records));
-      print("produce", produceBatched(topics.get(3), records));
-      print("consume", consume(topics.get(3), records));
+      Phase[] phases = {producePipelined(pipelined, n), produceBatched(batched, n), consume(batched, n)};
+      String[] names = {"produce-pipelined", "produce", "consume"};
+      for (int i = 0; report && i < phases.length; i++) print(names[i], phases[i]);
     } finally {
-      admin.deleteTopics(topics).all().get(30, TimeUnit.SECONDS);
+      admin.deleteTopics(List.of(pipelined, batched)).all().get(30, TimeUnit.SECONDS);
     }
   }
 
