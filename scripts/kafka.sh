@@ -3,7 +3,7 @@
 # Tributary's integration tests, run from the Maven Central artifact
 # org.apache.kafka:kafka_2.13 (no tarball, no Docker).
 #
-# Usage: scripts/kafka.sh start|stop|restart|status|resolve|tools|logs [N] [--secure]
+# Usage: scripts/kafka.sh start|stop|restart|status|resolve|logs [N] [--secure]
 #
 #   start    Start the broker and wait until it is ready. Prints ONLY the PID
 #            on stdout (PID=$(scripts/kafka.sh start)); messages go to stderr.
@@ -17,10 +17,9 @@
 #   restart  stop + start, always keeping data (no reformat, same cluster id).
 #   status   Exit 0 iff the broker runs and its port accepts TCP connections
 #            (1: process runs but port closed, 3: not running).
-#   resolve  Only download the jars into the cache (e.g. to warm a CI cache).
-#   tools    Resolve org.apache.kafka:kafka-tools (ProducerPerformance,
-#            ConsumerPerformance: the benchmark ceiling) with the same Maven
-#            step into $KAFKA_CACHE_DIR/tools-$KAFKA_VERSION; print that dir.
+#   resolve  Only download the jars into the cache (e.g. to warm a CI cache)
+#            and print their directory on stdout (the benchmark's Java client
+#            ceiling compiles and runs against them).
 #   logs [N] Print the last N (default 100) lines of the broker's server.log.
 #
 # Environment (defaults in brackets):
@@ -262,15 +261,13 @@ log4j2_version() {
   fi
 }
 
-LIBS_KIND=libs # 'tools': the broker's jars plus kafka-tools (profile 'tools')
-
 resolve_libs() {
-  if [[ $LIBS_KIND == libs && -n ${KAFKA_LIBS_DIR:-} ]]; then
+  if [[ -n ${KAFKA_LIBS_DIR:-} ]]; then
     compgen -G "$KAFKA_LIBS_DIR/*.jar" >/dev/null || die "KAFKA_LIBS_DIR=$KAFKA_LIBS_DIR contains no jars"
     LIBS=$KAFKA_LIBS_DIR
     return
   fi
-  local target=$KAFKA_CACHE_DIR/$LIBS_KIND-$KAFKA_VERSION
+  local target=$KAFKA_CACHE_DIR/libs-$KAFKA_VERSION
   if [[ -f $target/$MARKER_NAME ]] && compgen -G "$target/*.jar" >/dev/null; then
     LIBS=$target
     return
@@ -281,7 +278,6 @@ resolve_libs() {
 
   local profile=log4j2 l4j
   (($(kafka_major) >= 4)) || profile=reload4j
-  [[ $LIBS_KIND == libs ]] || profile=$profile,tools
   l4j=$(log4j2_version)
   mkdir -p "$KAFKA_CACHE_DIR"
   local tmp=$target.partial.$$ mvn_log=$KAFKA_CACHE_DIR/resolve-$KAFKA_VERSION.log t0
@@ -755,12 +751,6 @@ cmd_resolve() {
   t0=$(now_ms)
   resolve_libs
   log "jars for Kafka $KAFKA_VERSION in $LIBS ($(elapsed "$t0"))"
-}
-
-cmd_tools() {
-  LIBS_KIND=tools
-  resolve_libs
-  compgen -G "$LIBS/*kafka-tools-$KAFKA_VERSION.jar" >/dev/null || die "no kafka-tools jar in $LIBS"
   printf '%s\n' "$LIBS"
 }
 
@@ -779,7 +769,7 @@ main() {
   local cmd=${1:-}
   [[ $# -gt 0 ]] && shift
   case $cmd in
-    start|stop|restart|status|resolve|tools) [[ $# -eq 0 ]] || { usage; exit 2; } ;;
+    start|stop|restart|status|resolve) [[ $# -eq 0 ]] || { usage; exit 2; } ;;
     logs) [[ $# -le 1 ]] || { usage; exit 2; } ;;
     -h|--help|help) usage; exit 0 ;;
     *) usage; exit 2 ;;
@@ -792,7 +782,6 @@ main() {
     restart) cmd_restart ;;
     status) cmd_status ;;
     resolve) cmd_resolve ;;
-    tools) cmd_tools ;;
     logs) cmd_logs "$@" ;;
   esac
 }

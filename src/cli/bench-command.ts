@@ -19,9 +19,9 @@ export function benchCommand(): Command {
     .addOption(new Option('--backend <name>', 'which log').choices(['memory', 'file', 'kafka']).default('file'))
     .option('--records <n>', 'records to produce and consume', positiveInt, 1_000_000)
     .option('--batch <n>', 'records per send call', positiveInt, 1_000)
-    .option('--rounds <n>', 'alternating rounds of ours and the ceiling; the best of each is reported', positiveInt, 2)
+    .option('--rounds <n>', 'alternating rounds of ours and the ceiling (default 2; kafka 3, reporting medians and spread)', positiveInt)
     .option('--json', 'print one JSON object per phase')
-    .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; rounds: number; json?: boolean }) => {
+    .action(async (opts: { backend: 'memory' | 'file' | 'kafka'; records: number; batch: number; rounds?: number; json?: boolean }) => {
       if (!opts.json) console.log(`# machine: ${await machineLine()}`)
       const { runLogBench } = await import('../bench/log-bench.ts')
       await runLogBench({ backend: opts.backend, records: opts.records, batch: opts.batch, rounds: opts.rounds, json: opts.json ?? false })
