@@ -27,15 +27,6 @@ export const JAVA_PHASES = ['produce-pipelined', 'produce', 'consume'] as const
 /** One of {@link JAVA_PHASES}. */
 export type JavaPhase = (typeof JAVA_PHASES)[number]
 
-/**
- * Client settings of the reported ceiling, on top of the program's defaults (`acks=all`,
- * idempotence, no compression, `batch.size` 65536, `linger.ms` 5, `max.poll.records` 10,000):
- * the fastest found on the bench machine. Batches of 256 KiB made pipelined sends about a fifth
- * faster than 64 KiB and were no slower elsewhere; larger batches, a longer linger and larger fetch
- * sizes did not help (docs/benchmarks.md lists what was tried).
- */
-export const CEILING_SETTINGS: readonly string[] = ['producer.batch.size=262144']
-
 /** The directory of the broker's jars, kafka-clients among them (resolving them with Maven on first use). */
 export function kafkaLibsDir(): string {
   const resolved = spawnSync('bash', [path.join(ROOT, 'scripts/kafka.sh'), 'resolve'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
@@ -104,7 +95,11 @@ export interface JavaCeilingOptions {
   /** Records per awaited send (the `produce` phase). */
   batch: number
   partitions: number
-  /** `producer.KEY=VALUE` / `consumer.KEY=VALUE` client settings. Default {@link CEILING_SETTINGS}. */
+  /**
+   * `producer.KEY=VALUE` / `consumer.KEY=VALUE` settings over the program's own (`acks=all`,
+   * idempotence, no compression, `batch.size` 65536, `linger.ms` 5, `max.poll.records` 10,000).
+   * The bench passes none: no other setting tried was reliably faster (docs/benchmarks.md).
+   */
   settings?: readonly string[]
 }
 
@@ -153,7 +148,7 @@ export class JavaCeiling {
   static async start(o: JavaCeilingOptions): Promise<JavaCeiling> {
     const args = ['-Xms256m', '-Xmx512m', '-XX:+UseG1GC', '-Dlog4j2.level=WARN', '-cp', `${path.join(o.libsDir, '*')}${path.delimiter}${o.classDir}`, CLASS]
     args.push('--brokers', o.brokers, '--topic-prefix', o.topicPrefix, '--records', String(o.records), '--warm', String(o.warm), '--batch', String(o.batch), '--partitions', String(o.partitions))
-    args.push(...(o.settings ?? CEILING_SETTINGS))
+    args.push(...(o.settings ?? []))
     const ceiling = new JavaCeiling(spawn(jdkTool('java'), args, { stdio: ['pipe', 'pipe', 'pipe'] }), o.records)
     try {
       await ceiling.#expect('ready')

@@ -2,19 +2,25 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Properties;
 import java.util.UUID;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.RetriableException;
 
 /**
  * The ceiling of `bench log --backend kafka`: the Java client (kafka-clients) doing the work of
@@ -160,11 +166,35 @@ public class KafkaClientCeiling {
     String batched = topicPrefix + "-batched";
     admin.createTopics(List.of(new NewTopic(pipelined, partitions, (short) 1), new NewTopic(batched, partitions, (short) 1))).all().get(30, TimeUnit.SECONDS);
     try {
+      // Wait until every partition answers on its leader (the admin retries while it does not). A
+      // produce racing the partition's creation can lose its first batch to a retriable error while
+      // a later in-flight batch is accepted as the producer's first, and the retry then fails with
+      // OutOfOrderSequence until the delivery timeout.
+      Map<TopicPartition, OffsetSpec> all = new HashMap<>();
+      for (int p = 0; p < partitions; p++) {
+        all.put(new TopicPartition(pipelined, p), OffsetSpec.latest());
+        all.put(new TopicPartition(batched, p), OffsetSpec.latest());
+      }
+      awaitOnline(admin, all);
       Phase[] phases = {producePipelined(pipelined, n), produceBatched(batched, n), consume(batched, n)};
       String[] names = {"produce-pipelined", "produce", "consume"};
       for (int i = 0; report && i < phases.length; i++) print(names[i], phases[i]);
     } finally {
       admin.deleteTopics(List.of(pipelined, batched)).all().get(30, TimeUnit.SECONDS);
+    }
+  }
+
+  /** Retries ListOffsets on every partition until all answer (or 30 s pass). */
+  static void awaitOnline(Admin admin, Map<TopicPartition, OffsetSpec> partitions) throws Exception {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    for (;;) {
+      try {
+        admin.listOffsets(partitions).all().get(30, TimeUnit.SECONDS);
+        return;
+      } catch (ExecutionException e) {
+        if (!(e.getCause() instanceof RetriableException) || System.nanoTime() > deadline) throw e;
+        Thread.sleep(20);
+      }
     }
   }
 
