@@ -91,7 +91,8 @@ export interface ProducerOptions {
   maxBlockMs?: number
   /**
    * Kafka: the most bytes of records in one partition's batch, like Java's `batch.size`. A batch
-   * leaves when full, after `lingerMs`, or on flush. Default 16,384.
+   * leaves when full, after `lingerMs`, or on flush. Default 262,144 (Java's default is 16,384;
+   * larger batches were faster on the bench machine). At most 1 MiB.
    */
   batchSize?: number
   /**

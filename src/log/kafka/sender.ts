@@ -50,8 +50,12 @@ import type { KafkaSettings } from './settings.ts'
 export const RECORD_OVERHEAD = 24
 /** Bytes of a record batch's header. */
 const BATCH_OVERHEAD = 61
-/** Upper bound of one Produce request's record bytes (a single larger batch still goes, alone). */
-const MAX_REQUEST_RECORD_BYTES = 1024 * 1024
+/**
+ * Upper bound of one Produce request's record bytes (a single larger batch still goes, alone): four
+ * partitions' full batches of the default size fit. The broker takes requests up to
+ * `socket.request.max.bytes` (100 MiB by default); memory is bounded by the producer's buffer.
+ */
+const MAX_REQUEST_RECORD_BYTES = 4 * 1024 * 1024 + 4096
 const PRODUCE_KEY = 0
 const ACKS_ALL = -1
 /** How long metadata is trusted before a send looks again (new partitions, moved leaders). */
@@ -149,6 +153,8 @@ export class Sender {
   readonly #client: Base
   readonly #options: SenderOptions
   readonly #partitions = new Map<string, PartitionState[]>()
+  /** The partition of the last append (records of a call often go to few partitions in runs). */
+  #lastPartition: PartitionState | undefined
   /** Partitions with sealed batches or an open one, in no order. */
   readonly #active = new Set<PartitionState>()
   readonly #topics = new Map<string, TopicInfo>()
@@ -198,7 +204,8 @@ export class Sender {
 
   /** Adds one record to its partition's open batch (the topic must have been looked up). */
   append(topic: string, partition: number, message: BatchMessage, size: number, owner: RecordOwner, index: number): void {
-    const tp = this.#partition(topic, partition)
+    let tp = this.#lastPartition
+    if (tp === undefined || tp.partition !== partition || tp.topic !== topic) tp = this.#lastPartition = this.#partition(topic, partition)
     let batch = tp.open
     if (batch !== undefined && batch.messages.length > 0 && batch.bytes + size > this.#options.batchSize) {
       this.#seal(tp)
