@@ -89,6 +89,22 @@ export interface ProducerOptions {
    * `TRIB_LOG_BUFFER_FULL` (nothing of it written), like Java's `max.block.ms`. Default 60,000 ms.
    */
   maxBlockMs?: number
+  /**
+   * Kafka: the most bytes of records in one partition's batch, like Java's `batch.size`. A batch
+   * leaves when full, after `lingerMs`, or on flush. Default 262,144 (Java's default is 16,384;
+   * larger batches were faster on the bench machine). At most 1 MiB.
+   */
+  batchSize?: number
+  /**
+   * Kafka: Produce requests in flight per broker connection, like Java's
+   * `max.in.flight.requests.per.connection` (1 to 5; idempotence keeps order). Default 5.
+   */
+  maxInFlightRequests?: number
+  /**
+   * Kafka: how long a record may take from `send` to its acknowledgement, retries included, before
+   * its call fails with `TRIB_TIMEOUT`, like Java's `delivery.timeout.ms`. Default 120,000 ms.
+   */
+  deliveryTimeoutMs?: number
 }
 
 /** Appends records. */
