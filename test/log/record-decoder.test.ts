@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createRecordsBatch } from '@platformatic/kafka'
+import { crc32c, createRecordsBatch } from '@platformatic/kafka'
 import { encodeRecordBatch, type BatchMessage } from '../../src/log/kafka/record-batch.ts'
 import { decodeRecordBatches } from '../../src/log/kafka/record-decoder.ts'
 
@@ -13,10 +13,16 @@ function batchAt(baseOffset: number, messages: BatchMessage[], options: Paramete
   return batch
 }
 
-/** Sets attribute bits on an encoded batch (the attributes are inside the CRC, which the decoder does not check). */
+/** Writes the CRC-32C of an edited batch again (it covers everything from the attributes on). */
+function reseal(batch: Buffer): Buffer {
+  batch.writeUInt32BE(crc32c(batch.subarray(21)), 17)
+  return batch
+}
+
+/** Sets attribute bits on an encoded batch. */
 function withAttributes(batch: Buffer, bits: number): Buffer {
   batch.writeInt16BE(batch.readInt16BE(21) | bits, 21)
-  return batch
+  return reseal(batch)
 }
 
 function messages(n: number, from = 0): BatchMessage[] {
@@ -132,12 +138,21 @@ describe('Kafka record batch decoder', () => {
       { key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BASE_TS },
     ])
     batch[61] += 2 // the first record's length (zigzag varint): 1 more than its fields
+    reseal(batch)
     assert.throws(() => decodeRecordBatches(batch, 'orders', 0, 5, []), /topic orders partition 0: record at offset 5 is/)
   })
 
   it('names the record whose length runs past its batch', () => {
     const batch = batchAt(9, [{ key: Buffer.from('k'), value: Buffer.from('v'), timestamp: BASE_TS }])
     batch[61] = 0x7e // length 63: past the end
+    reseal(batch)
     assert.throws(() => decodeRecordBatches(batch, 'orders', 1, 9, []), /topic orders partition 1: record 0 of the batch at offset 9 is 63 bytes long, past the end of its batch/)
+  })
+
+  it('refuses a batch whose bytes do not match its CRC, naming it', () => {
+    const good = batchAt(0, messages(3))
+    const bad = batchAt(3, messages(3, 3))
+    bad[bad.length - 1] ^= 0xff // one flipped bit pattern in the last record
+    assert.throws(() => decodeRecordBatches(Buffer.concat([good, bad]), 'orders', 4, 0, []), /topic orders partition 4: record batch at offset 3 is corrupt \(its CRC-32C does not match its bytes\)/)
   })
 })

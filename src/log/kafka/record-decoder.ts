@@ -8,6 +8,9 @@
  * Here each record costs one object and the two `subarray` views of its key and value.
  *
  * What it does besides decoding:
+ * - every batch's CRC-32C is checked (as the Java consumer's `check.crcs` does by default): a batch
+ *   damaged on the wire or on the broker's disk is an error naming its topic, partition and offset,
+ *   never records with wrong bytes;
  * - compressed batches (gzip, snappy, lz4, zstd) are inflated with platformatic's codecs;
  * - control batches (transaction markers) are skipped but move the next fetch offset past them;
  * - read-committed: records of aborted transactions are dropped, as the Java consumer drops them —
@@ -23,7 +26,7 @@
  * ```
  * @module
  */
-import { compressionsAlgorithmsByBitmask } from '@platformatic/kafka'
+import { compressionsAlgorithmsByBitmask, crc32c } from '@platformatic/kafka'
 import { NO_HEADERS, type Headers, type Record } from '../../core/record.ts'
 import { TributaryError } from '../../core/errors.ts'
 
@@ -43,6 +46,7 @@ export interface DecodedRecords {
 const BATCH_HEADER = 61 // up to and including the record count
 const LENGTH_OFFSET = 8
 const MAGIC_OFFSET = 16
+const CRC_OFFSET = 17
 const ATTRIBUTES_OFFSET = 21
 const LAST_OFFSET_DELTA_OFFSET = 23
 const FIRST_TIMESTAMP_OFFSET = 27
@@ -85,6 +89,10 @@ export function decodeRecordBatches(bytes: Buffer, topic: string, partition: num
     const magic = bytes[pos + MAGIC_OFFSET]
     if (magic !== 2) {
       throw new TributaryError('TRIB_LOG_KAFKA', `topic ${topic} partition ${partition}: record batch at offset ${base} has message format ${magic}; only format 2 (Kafka 0.11+) is supported`)
+    }
+    const crc = bytes.readUInt32BE(pos + CRC_OFFSET)
+    if (crc32c(bytes.subarray(pos + ATTRIBUTES_OFFSET, pos + size)) !== crc) {
+      throw new TributaryError('TRIB_LOG_KAFKA', `topic ${topic} partition ${partition}: record batch at offset ${base} is corrupt (its CRC-32C does not match its bytes)`)
     }
     const attributes = bytes.readInt16BE(pos + ATTRIBUTES_OFFSET)
     const last = base + bytes.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET)
