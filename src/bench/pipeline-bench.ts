@@ -5,8 +5,8 @@
  * Cases (in {@link pipelineBenchCases}; other areas add theirs with {@link addPipelineBenchCase}):
  * - `generator-file`: builtin generator (structured records) → file destination, counted at the
  *   source acks; ceiling: the same generator's records serialised to the same Conduit-identical
- *   OpenCDC JSON lines (`recordToJson`, the encoder the file destination uses) and written straight
- *   to a file (one fsync at the end).
+ *   OpenCDC JSON lines by the same encoder the file destination uses (`JsonLinesEncoder`) and
+ *   written straight to a file (`writeSync`, one fsync at the end).
  * - `log-log`: `tributary-log` source → `tributary-log` destination on one embedded file log;
  *   ceiling: the log layer's consume → produce → commit loop over the same records.
  * - `kafka-kafka`: the same on the Kafka broker at `KAFKA_BROKERS` (default 127.0.0.1:9092).
@@ -20,7 +20,7 @@ import path from 'node:path'
 import type { ProduceRecord } from '../core/record.ts'
 import { openLog } from '../log/index.ts'
 import { createLogger } from '../core/logger.ts'
-import { parsePipelineYaml, PipelineRunner, PluginRegistry, recordToJson, type ConnectorContext } from '../pipeline/index.ts'
+import { JsonLinesEncoder, parsePipelineYaml, PipelineRunner, PluginRegistry, type ConnectorContext } from '../pipeline/index.ts'
 import { rate, report, type PhaseResult } from './report.ts'
 
 /** Options every case gets. */
@@ -96,13 +96,13 @@ pipelines:
     await source.open(signal)
     const ceilingFile = path.join(dir, 'ceiling.jsonl')
     const fd = fs.openSync(ceilingFile, 'w')
+    const lines = new JsonLinesEncoder()
     const start = process.hrtime.bigint()
     let done = 0
     while (done < records) {
       const batch = await source.read(signal)
-      let text = ''
-      for (const r of batch) text += recordToJson(r) + '\n'
-      fs.writeSync(fd, text)
+      const bytes = lines.encode(batch)
+      for (let at = 0; at < bytes.length; ) at += fs.writeSync(fd, bytes, at, bytes.length - at)
       done += batch.length
     }
     fs.fsyncSync(fd)

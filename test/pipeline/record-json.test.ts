@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createRecord, dataBytes, recordFromJson, recordToJson } from '../../src/pipeline/record.ts'
+import { createRecord, dataBytes, JsonLinesEncoder, recordFromJson, recordToJson } from '../../src/pipeline/record.ts'
 import { goJsonMarshal } from '../../src/pipeline/go-format.ts'
 
 describe("record JSON is Conduit's, byte for byte", () => {
@@ -27,6 +27,19 @@ describe("record JSON is Conduit's, byte for byte", () => {
     assert.match(recordToJson(createRecord({ position: Buffer.from('3'), metadata: { a: '1', b: '3', c: '<' } })), /"metadata":\{"a":"1","b":"3","c":"\\u003c"\}/)
     assert.match(recordToJson(createRecord({ position: Buffer.from('4'), metadata: { a: '1' } })), /"metadata":\{"a":"1"\}/)
     assert.match(recordToJson(createRecord({ position: Buffer.from('5') })), /"metadata":\{\}/)
+  })
+
+  it('JsonLinesEncoder: one line per record as UTF-8, each ending in a newline, with nothing left over from a larger earlier batch', () => {
+    const encoder = new JsonLinesEncoder()
+    const big = Array.from({ length: 50 }, (_, i) => createRecord({ position: Buffer.from(String(i)), metadata: { 'opencdc.readAt': String(i) }, key: `k${i}`, after: { name: `naïve ☃ <${i}> 🐟`, i } }))
+    const expected = (records: typeof big): string => records.map((r) => recordToJson(r) + '\n').join('')
+    assert.equal(encoder.encode(big).toString('utf8'), expected(big))
+    const small = big.slice(0, 2)
+    const bytes = encoder.encode(small)
+    assert.equal(bytes.length, Buffer.byteLength(expected(small)))
+    assert.equal(bytes.toString('utf8'), expected(small))
+    assert.deepEqual(bytes.toString('utf8').trimEnd().split('\n').map((line) => recordFromJson(line).payload.after), small.map((r) => r.payload.after))
+    assert.equal(encoder.encode([]).length, 0)
   })
 
   it("dataBytes is Conduit's Data.Bytes(): structured data as Go's JSON", () => {
