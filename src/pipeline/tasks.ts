@@ -256,7 +256,7 @@ export class DestinationTask {
     for (let i = 0; i < acks.length; i++) {
       const ack = acks[i]
       const expected = records[i].position
-      if (!ack || !Buffer.isBuffer(ack.position) || !ack.position.equals(expected)) {
+      if (!ack || (ack.position !== expected && (!Buffer.isBuffer(ack.position) || !ack.position.equals(expected)))) {
         throw markFatal(
           new TributaryError(
             'TRIB_PIPELINE_ACK',
