@@ -140,6 +140,9 @@ export function recordToJsonValue(record: PipelineRecord): unknown {
   }
 }
 
+/** `","operation":"<op>","metadata":` for each operation: the piece between position and metadata. */
+const OPERATION_JSON: { readonly [op: string]: string } = Object.fromEntries(OPERATIONS.map((op) => [op, `","operation":"${op}","metadata":`]))
+
 /** The last metadata written: sources give every record of a batch the same keys and mostly the same values. */
 let lastMetadataKeys: string[] = []
 let lastMetadataValues: string[] = []
@@ -189,22 +192,17 @@ function dataJson(data: Data): string {
  */
 export function recordToJson(record: PipelineRecord): string {
   // Only metadata and structured data can hold the characters Go escapes (base64 and operation
-  // names cannot), so each is escaped on its own and the line is never scanned again.
-  return (
-    '{"position":"' +
-    record.position.toString('base64') +
-    '","operation":"' +
-    record.operation +
-    '","metadata":' +
-    metadataJson(record.metadata) +
-    ',"key":' +
-    dataJson(record.key) +
-    ',"payload":{"before":' +
-    dataJson(record.payload.before) +
-    ',"after":' +
-    dataJson(record.payload.after) +
-    '}}'
-  )
+  // names cannot), so each is escaped on its own and the line is never scanned again. Constant
+  // pieces are joined ahead of time where they meet (operation, a raw key, a missing before), so a
+  // line is made of fewer pieces.
+  const key = record.key
+  const before = record.payload.before
+  const head = '{"position":"' + record.position.toString('base64') + (OPERATION_JSON[record.operation] ?? '","operation":"' + record.operation + '","metadata":') + metadataJson(record.metadata)
+  const middle =
+    key !== null && Buffer.isBuffer(key)
+      ? ',"key":"' + key.toString('base64') + (before === null ? '","payload":{"before":null,"after":' : '","payload":{"before":' + dataJson(before) + ',"after":')
+      : ',"key":' + dataJson(key) + (before === null ? ',"payload":{"before":null,"after":' : ',"payload":{"before":' + dataJson(before) + ',"after":')
+  return head + middle + dataJson(record.payload.after) + '}}'
 }
 
 /** The largest buffer a {@link JsonLinesEncoder} keeps for reuse. */

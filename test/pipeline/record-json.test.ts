@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { createRecord, dataBytes, JsonLinesEncoder, recordFromJson, recordToJson } from '../../src/pipeline/record.ts'
+import { createRecord, dataBytes, JsonLinesEncoder, OPERATIONS, recordFromJson, recordToJson, recordToJsonValue } from '../../src/pipeline/record.ts'
 import { goJsonMarshal } from '../../src/pipeline/go-format.ts'
 
 describe("record JSON is Conduit's, byte for byte", () => {
@@ -27,6 +27,17 @@ describe("record JSON is Conduit's, byte for byte", () => {
     assert.match(recordToJson(createRecord({ position: Buffer.from('3'), metadata: { a: '1', b: '3', c: '<' } })), /"metadata":\{"a":"1","b":"3","c":"\\u003c"\}/)
     assert.match(recordToJson(createRecord({ position: Buffer.from('4'), metadata: { a: '1' } })), /"metadata":\{"a":"1"\}/)
     assert.match(recordToJson(createRecord({ position: Buffer.from('5') })), /"metadata":\{\}/)
+  })
+
+  it('every operation with raw, structured or no key and before gives the same line as the plain JSON value', () => {
+    for (const operation of OPERATIONS) {
+      for (const key of [null, Buffer.from('key'), { k: 1 }]) {
+        for (const before of [null, Buffer.from('old'), { b: 'x' }]) {
+          const record = createRecord({ position: Buffer.from('42'), operation, metadata: { 'opencdc.readAt': '1' }, key, before, after: { a: 1 } })
+          assert.equal(recordToJson(record), JSON.stringify(recordToJsonValue(record)), `${operation}, key ${JSON.stringify(key)}, before ${JSON.stringify(before)}`)
+        }
+      }
+    }
   })
 
   it('JsonLinesEncoder: one line per record as UTF-8, each ending in a newline, with nothing left over from a larger earlier batch', () => {
