@@ -53,6 +53,27 @@ describe("record JSON is Conduit's, byte for byte", () => {
     assert.equal(encoder.encode([]).length, 0)
   })
 
+  it('JsonLinesEncoder writes the same bytes as recordToJson for every shape: raw, structured or no key and before, long raw data, changing metadata, batches that outgrow its buffer', () => {
+    const encoder = new JsonLinesEncoder()
+    const records = []
+    let i = 0
+    for (const operation of OPERATIONS) {
+      for (const key of [null, Buffer.from(''), Buffer.from('k'), Buffer.from('ke'), Buffer.from('key'), Buffer.alloc(200, 0xfe), { k: '<&>' }]) {
+        for (const before of [null, Buffer.from('old'), Buffer.alloc(100, 7), { b: 'x\u2028' }]) {
+          for (const after of [null, Buffer.from([0, 255, 128]), { a: 'é☃🐟', n: 1.5 }]) {
+            records.push(createRecord({ position: Buffer.from(String(i++)), operation, metadata: { 'opencdc.readAt': String(i % 3), z: i % 5 === 0 ? '<x>' : 'y' }, key, before, after }))
+          }
+        }
+      }
+    }
+    assert.ok(records.length > 300)
+    const expected = records.map((r) => recordToJson(r) + '\n').join('')
+    assert.equal(encoder.encode(records).toString('utf8'), expected)
+    const many = Array.from({ length: 5_000 }, (_, n) => createRecord({ position: Buffer.from(String(n)), metadata: { m: 'v' }, key: 'key', after: { n, s: 'x'.repeat(n % 50) } }))
+    assert.equal(encoder.encode(many).toString('utf8'), many.map((r) => recordToJson(r) + '\n').join(''))
+    assert.equal(encoder.encode(records.slice(0, 3)).toString('utf8'), records.slice(0, 3).map((r) => recordToJson(r) + '\n').join(''))
+  })
+
   it("dataBytes is Conduit's Data.Bytes(): structured data as Go's JSON", () => {
     assert.equal(dataBytes({ b: '<', a: 1 })?.toString(), '{"a":1,"b":"\\u003c"}')
     assert.equal(dataBytes(Buffer.from('raw'))?.toString(), 'raw')
