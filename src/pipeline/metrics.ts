@@ -64,7 +64,7 @@ export function pipelineObserver(pipeline: string, dlqPlugin = 'unknown'): Worke
   return {
     sourceRead(task, records, seconds) {
       cd.observe({ pipeline_name: pipeline, plugin: task.plugin, type: 'source' }, seconds)
-      const bytes = rawBytes(records)
+      const bytes = task.lastRead?.records === records ? task.lastRead.rawBytes : rawBytes(records)
       if (records.length > 0) readBytes.set(records[0] as PipelineRecord, bytes)
       if (bytes > 0) cb.observe({ pipeline_name: pipeline, plugin: task.plugin, type: 'source' }, bytes)
     },
