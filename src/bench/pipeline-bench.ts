@@ -5,8 +5,9 @@
  * Cases (in {@link pipelineBenchCases}; other areas add theirs with {@link addPipelineBenchCase}):
  * - `generator-file`: builtin generator (structured records) → file destination, counted at the
  *   source acks; ceiling: the same generator's records serialised to the same Conduit-identical
- *   OpenCDC JSON lines (`recordToJson`, the encoder the file destination uses) and written straight
- *   to a file (one fsync at the end).
+ *   OpenCDC JSON lines by the same encoder the file destination uses (`JsonLinesEncoder`) and
+ *   written straight to a file, each batch's write overlapping the next batch's encoding, one fsync
+ *   at the end; measured before and after ours, the better pass counts.
  * - `log-log`: `tributary-log` source → `tributary-log` destination on one embedded file log;
  *   ceiling: the log layer's consume → produce → commit loop over the same records.
  * - `kafka-kafka`: the same on the Kafka broker at `KAFKA_BROKERS` (default 127.0.0.1:9092).
@@ -20,7 +21,7 @@ import path from 'node:path'
 import type { ProduceRecord } from '../core/record.ts'
 import { openLog } from '../log/index.ts'
 import { createLogger } from '../core/logger.ts'
-import { parsePipelineYaml, PipelineRunner, PluginRegistry, recordToJson, type ConnectorContext } from '../pipeline/index.ts'
+import { JsonLinesEncoder, parsePipelineYaml, PipelineRunner, PluginRegistry, type ConnectorContext } from '../pipeline/index.ts'
 import { rate, report, type PhaseResult } from './report.ts'
 
 /** Options every case gets. */
@@ -72,6 +73,42 @@ export async function timePipeline(yaml: string, stateDir: string, records: numb
 
 const context = (dir: string): ConnectorContext => ({ pipelineId: 'bench', connectorId: 'bench:ceiling', lastPosition: null, stateDir: dir, logger: quiet })
 
+/**
+ * The generator-file ceiling: the same generator's records encoded by the destination's encoder and
+ * written straight to `file` (each batch's write overlapping the next batch's encoding, as the
+ * destination writes off the main thread), one fsync at the end. Returns records/s.
+ */
+async function writeLinesStraight(registry: PluginRegistry, records: number, dir: string, file: string): Promise<number> {
+  const plugin = registry.connector('generator')!
+  const source = plugin.source!(plugin.settings.parse({ 'format.type': 'structured', 'format.options.id': 'int', 'format.options.name': 'string', 'format.options.score': 'float', 'format.options.active': 'bool', recordCount: String(records) }), context(dir))
+  const signal = new AbortController().signal
+  await source.open(signal)
+  const handle = await fs.promises.open(file, 'w')
+  // Two encoders, used in turn: batch k is encoded while batch k-1 is written.
+  const encoders = [new JsonLinesEncoder(), new JsonLinesEncoder()]
+  const writeAll = async (bytes: Buffer): Promise<void> => {
+    for (let at = 0; at < bytes.length; ) at += (await handle.write(bytes, at, bytes.length - at)).bytesWritten
+  }
+  try {
+    const start = process.hrtime.bigint()
+    let writing: Promise<void> = Promise.resolve()
+    let done = 0
+    for (let k = 0; done < records; k++) {
+      const batch = await source.read(signal)
+      const bytes = (encoders[k % 2] as JsonLinesEncoder).encode(batch) // its previous bytes (batch k-2) are written
+      await writing
+      writing = writeAll(bytes)
+      done += batch.length
+    }
+    await writing
+    await handle.sync()
+    return rate(records, start, process.hrtime.bigint())
+  } finally {
+    await handle.close()
+    await source.teardown()
+  }
+}
+
 addPipelineBenchCase('generator-file', {
   description: 'generator (structured) → file, vs the same records as OpenCDC JSON lines written straight to a file',
   defaultRecords: 1_000_000,
@@ -86,30 +123,16 @@ pipelines:
       - { id: gen, type: source, plugin: builtin:generator, settings: ${settings} }
       - { id: file, type: destination, plugin: builtin:file, settings: { path: "${out}" } }
 `
+    // The ceiling is measured before and after ours and the better pass counts: on a shared machine
+    // one pass alone can land in a busy moment and fall below ours, which no ceiling may.
+    const ceilingFile = path.join(dir, 'ceiling.jsonl')
+    const before = await writeLinesStraight(registry, records, dir, ceilingFile)
+    fs.rmSync(ceilingFile, { force: true })
     const perSec = await timePipeline(yaml, path.join(dir, 'state'), records, registry)
     const written = fs.statSync(out).size
-
-    // Ceiling: the same generator, serialised and written without the runtime.
-    const plugin = registry.connector('generator')!
-    const source = plugin.source!(plugin.settings.parse({ 'format.type': 'structured', 'format.options.id': 'int', 'format.options.name': 'string', 'format.options.score': 'float', 'format.options.active': 'bool', recordCount: String(records) }), context(dir))
-    const signal = new AbortController().signal
-    await source.open(signal)
-    const ceilingFile = path.join(dir, 'ceiling.jsonl')
-    const fd = fs.openSync(ceilingFile, 'w')
-    const start = process.hrtime.bigint()
-    let done = 0
-    while (done < records) {
-      const batch = await source.read(signal)
-      let text = ''
-      for (const r of batch) text += recordToJson(r) + '\n'
-      fs.writeSync(fd, text)
-      done += batch.length
-    }
-    fs.fsyncSync(fd)
-    const end = process.hrtime.bigint()
-    fs.closeSync(fd)
-    await source.teardown()
-    return { perSec, ceilingPerSec: rate(records, start, end), bytes: written }
+    fs.rmSync(out, { force: true })
+    const after = await writeLinesStraight(registry, records, dir, ceilingFile)
+    return { perSec, ceilingPerSec: Math.max(before, after), ceilingPasses: [Math.round(before), Math.round(after)], bytes: written }
   },
 })
 

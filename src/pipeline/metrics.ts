@@ -58,18 +58,22 @@ export function pipelineObserver(pipeline: string, dlqPlugin = 'unknown'): Worke
   const prd = processorDuration()
   const dd = dlqDuration()
   const db = dlqBytes()
+  // The bytes of batches read, by their first record: a destination writing the same batch (no
+  // processors) reuses the count instead of walking the records again.
+  const readBytes = new WeakMap<PipelineRecord, number>()
   return {
     sourceRead(task, records, seconds) {
       cd.observe({ pipeline_name: pipeline, plugin: task.plugin, type: 'source' }, seconds)
-      const bytes = rawBytes(records)
+      const bytes = task.lastRead?.records === records ? task.lastRead.rawBytes : rawBytes(records)
+      if (records.length > 0) readBytes.set(records[0] as PipelineRecord, bytes)
       if (bytes > 0) cb.observe({ pipeline_name: pipeline, plugin: task.plugin, type: 'source' }, bytes)
     },
     processed(task, _records, seconds) {
       prd.observe({ pipeline_name: pipeline, processor: task.plugin }, seconds)
     },
-    written(task, records, seconds) {
+    written(task, records, seconds, asRead) {
       cd.observe({ pipeline_name: pipeline, plugin: task.plugin, type: 'destination' }, seconds)
-      const bytes = rawBytes(records)
+      const bytes = (asRead === true && records.length > 0 ? readBytes.get(records[0] as PipelineRecord) : undefined) ?? rawBytes(records)
       if (bytes > 0) cb.observe({ pipeline_name: pipeline, plugin: task.plugin, type: 'destination' }, bytes)
     },
     dlqWritten(records, seconds) {

@@ -64,7 +64,12 @@ export function newCounters(): PipelineCounters {
 export interface WorkerObserver {
   sourceRead?(task: SourceTask, records: readonly PipelineRecord[], seconds: number): void
   processed?(task: ProcessorTask, records: number, seconds: number): void
-  written?(task: DestinationTask, records: readonly PipelineRecord[], seconds: number): void
+  /**
+   * A destination wrote `records`. `asRead` is true when they are exactly the batch `sourceRead` saw
+   * (the same record objects, all of them, no processor on the way), so per-batch figures taken
+   * there still hold.
+   */
+  written?(task: DestinationTask, records: readonly PipelineRecord[], seconds: number, asRead?: boolean): void
   dlqWritten?(records: number, seconds: number): void
   /** Positions acknowledged at the source; `seconds` since the batch was read. */
   acked?(positions: number, seconds: number): void
@@ -121,6 +126,8 @@ export class Worker {
   readonly #graph: readonly Node[]
   readonly #tasks: (ProcessorTask | DestinationTask)[] = []
   readonly #leafCount: number
+  /** True when some branch has processors (records may change between source and destination). */
+  readonly #hasProcessors: boolean
   readonly #observer: WorkerObserver | undefined
   readonly #onAck: ((position: Buffer) => void) | undefined
   readonly #maxAttempts: number
@@ -163,6 +170,7 @@ export class Worker {
     if (options.graph.length === 0) throw new TributaryError('TRIB_INVALID_ARGUMENT', 'a pipeline needs at least one destination')
     this.#graph = options.graph.map(build)
     this.#leafCount = leaves
+    this.#hasProcessors = this.#graph.some((n) => n.hasProcessors)
   }
 
   /** Opens the source, every task and the DLQ. On failure, what was opened is torn down again by `close()`. */
@@ -288,7 +296,7 @@ export class Worker {
     const started = performance.now()
     await node.task.do(batch, this.#writeController.signal)
     const seconds = (performance.now() - started) / 1000
-    if (node.task instanceof DestinationTask) this.#observer?.written?.(node.task, batch.records, seconds)
+    if (node.task instanceof DestinationTask) this.#observer?.written?.(node.task, batch.records, seconds, !this.#hasProcessors && !retry && batch.length === tracker.positions.length)
     else this.#observer?.processed?.(node.task, batch.length, seconds)
     if (!batch.tainted) return this.#after(node, batch, tracker)
     for (const run of batch.runs()) {

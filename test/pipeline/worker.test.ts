@@ -7,7 +7,9 @@ import { isFatal } from '../../src/pipeline/fatal.ts'
 import { filterRecord, multiRecord, errorRecord, type PipelineProcessor } from '../../src/pipeline/processor.ts'
 import { createRecord, MetadataKeys, type PipelineRecord } from '../../src/pipeline/record.ts'
 import { DestinationTask, ProcessorTask, SourceTask } from '../../src/pipeline/tasks.ts'
-import { Worker, type TaskNode } from '../../src/pipeline/worker.ts'
+import { Worker, type TaskNode, type WorkerObserver } from '../../src/pipeline/worker.ts'
+import { pipelineObserver } from '../../src/pipeline/metrics.ts'
+import { metricsRegistry } from '../../src/core/metrics.ts'
 import { ArraySource, MemoryDestination, n, nackSome, pos, processorOf, rec, waitFor } from './helpers.ts'
 
 const recs = (count: number): PipelineRecord[] => Array.from({ length: count }, (_, i) => rec(i))
@@ -20,13 +22,14 @@ interface Setup {
   threshold?: number
   maxRetryAttempts?: number
   maxRetryStall?: number
+  observer?: WorkerObserver
 }
 
 /** Runs a worker until `done()` or the run fails; stops and closes it. Returns the run's error, if any. */
 async function runUntil(setup: Setup, done: () => boolean): Promise<{ worker: Worker; error?: unknown; dlq: MemoryDestination }> {
   const dlqDest = setup.dlqDest ?? new MemoryDestination()
   const dlq = new DeadLetterQueue({ destination: dlqDest, windowSize: setup.windowSize ?? 0, windowNackThreshold: setup.threshold ?? 0, sourceConnectorId: 'p:src' })
-  const worker = new Worker({ source: new SourceTask('p:src', setup.source), graph: setup.graph, dlq, maxRetryAttempts: setup.maxRetryAttempts, maxRetryStall: setup.maxRetryStall })
+  const worker = new Worker({ source: new SourceTask('p:src', setup.source), graph: setup.graph, dlq, maxRetryAttempts: setup.maxRetryAttempts, maxRetryStall: setup.maxRetryStall, observer: setup.observer })
   await worker.open()
   let error: unknown
   let failed = false
@@ -212,6 +215,29 @@ describe('Worker', () => {
     assert.equal(slow.written[0].metadata.tagged, 'yes')
     assert.deepEqual(source.ackedPositions, recs(20).map((r) => r.position.toString()))
     assert.equal(worker.counters.written, 40)
+  })
+
+  it('counts raw bytes per connector: a destination writing what was read reports the bytes read; one behind a processor reports what it got', async () => {
+    const bytesSum = async (pipeline: string, type: string): Promise<number> => {
+      const metric = await metricsRegistry.getSingleMetric('conduit_connector_bytes')!.get()
+      return metric.values.filter((v) => (v as { metricName?: string }).metricName === 'conduit_connector_bytes_sum' && v.labels.pipeline_name === pipeline && v.labels.type === type).reduce((a, v) => a + v.value, 0)
+    }
+    // Raw keys "k0".."k29" (2 or 3 bytes) and raw payloads of 10 bytes each.
+    const raw = (): PipelineRecord[] => Array.from({ length: 30 }, (_, i) => createRecord({ position: Buffer.from(`p${i}`), key: `k${i}`, after: Buffer.alloc(10, 'x') }))
+    const expected = raw().reduce((a, r) => a + (r.key as Buffer).length + 10, 0)
+
+    const plain = new ArraySource(raw(), 10)
+    await runUntil({ source: plain, graph: [dest(new MemoryDestination())], observer: pipelineObserver('bytes-plain') }, () => plain.ackedPositions.length === 30)
+    assert.equal(await bytesSum('bytes-plain', 'source'), expected)
+    assert.equal(await bytesSum('bytes-plain', 'destination'), expected)
+
+    // A processor that changes records in place (same objects, same array): the destination's
+    // count must be taken from what it wrote, not reused from the read.
+    const grown = new ArraySource(raw(), 10)
+    const grow = processorOf((rs) => rs.map((r) => ((r.payload.after = Buffer.alloc(100, 'y')), r)))
+    await runUntil({ source: grown, graph: [proc('p:grow', grow, [dest(new MemoryDestination())])], observer: pipelineObserver('bytes-grown') }, () => grown.ackedPositions.length === 30)
+    assert.equal(await bytesSum('bytes-grown', 'source'), expected)
+    assert.equal(await bytesSum('bytes-grown', 'destination'), expected + 30 * 90)
   })
 
   it('refuses acks that do not match the written positions (fatal), acking nothing', async () => {

@@ -22,13 +22,11 @@ import { open, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { TributaryError } from '../../../core/errors.ts'
 import type { ConnectorContext, Destination, DestinationAck } from '../../connector.ts'
-import { recordToJson, type PipelineRecord } from '../../record.ts'
+import { JsonLinesEncoder, type PipelineRecord } from '../../record.ts'
 import type { FileSettings } from './settings.ts'
 
 const NEWLINE = 0x0a
 const TAIL_SCAN = 64 * 1024
-/** The largest batch buffer kept for reuse. */
-const MAX_SCRATCH = 32 * 1024 * 1024
 
 /** The file destination. */
 export class FileDestination implements Destination {
@@ -37,8 +35,8 @@ export class FileDestination implements Destination {
   #file: FileHandle | null = null
   /** Length of the file up to the last acknowledged line. */
   #size = 0
-  /** A buffer reused for the bytes of each batch (grown as needed; writes never overlap). */
-  #scratch: Buffer = Buffer.alloc(0)
+  /** Encodes OpenCDC JSON batches into a reused buffer (writes never overlap, so one is enough). */
+  readonly #lines = new JsonLinesEncoder()
   /** The write in progress, if any. */
   #writing: Promise<void> = Promise.resolve()
 
@@ -135,29 +133,7 @@ export class FileDestination implements Destination {
 
   #encode(records: readonly PipelineRecord[]): Buffer {
     const format = this.#settings.format
-    if (format.name === 'opencdc/json') {
-      // Serialise, then copy every line into one buffer sized for the worst case (3 bytes per
-      // UTF-16 unit): cheaper than joining the strings and encoding the result.
-      const lines: string[] = new Array(records.length)
-      let units = 0
-      for (let i = 0; i < records.length; i++) {
-        const line = recordToJson(records[i])
-        lines[i] = line
-        units += line.length + 1
-      }
-      let out: Buffer
-      if (units * 3 > MAX_SCRATCH) out = Buffer.allocUnsafe(units * 3)
-      else {
-        if (this.#scratch.length < units * 3) this.#scratch = Buffer.allocUnsafe(Math.max(units * 3, this.#scratch.length * 2))
-        out = this.#scratch
-      }
-      let at = 0
-      for (let i = 0; i < lines.length; i++) {
-        at += out.write(lines[i], at)
-        out[at++] = NEWLINE
-      }
-      return out.subarray(0, at)
-    }
+    if (format.name === 'opencdc/json') return this.#lines.encode(records)
     const parts: Buffer[] = []
     const newline = Buffer.from('\n')
     for (const record of records) {

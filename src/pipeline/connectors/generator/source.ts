@@ -142,6 +142,12 @@ export class GeneratorSource implements Source {
       const allowed = await this.#takeTokens(n, signal)
       if (allowed === 0) return []
       n = allowed
+    } else {
+      // Unlimited rate: give the event loop one turn first. The runtime asks for the next batch
+      // just before it writes the current one, so this batch is made while that write and its
+      // sync run (instead of before they start).
+      await new Promise<void>((resolve) => setImmediate(resolve))
+      if (signal.aborted) return []
     }
     return this.#generate(n)
   }
