@@ -49,7 +49,7 @@ function decode(body: Buffer): SentBatch[] {
 }
 
 /** A sender over a fake broker with `partitions` partitions, all led by node 1. */
-async function harness(partitions: number, batchSize = 300) {
+async function harness(partitions: number, batchSize = 300, deliveryTimeoutMs = 60_000) {
   const requests: SentRequest[] = []
   let nextProducerId = 1000n
   const initCalls: bigint[] = []
@@ -95,7 +95,7 @@ async function harness(partitions: number, batchSize = 300) {
     getFirstAvailable: (_b: unknown, cb: (err: Error | null, c?: unknown) => void) => cb(null, connection),
   }
   const settings = resolveSettings({ brokers: ['fake:1'] })
-  const sender = new Sender(settings, pool as never, client as never, { batchSize, lingerMs: 0, maxInFlightRequests: 5, deliveryTimeoutMs: 60_000 })
+  const sender = new Sender(settings, pool as never, client as never, { batchSize, lingerMs: 0, maxInFlightRequests: 5, deliveryTimeoutMs })
   await sender.lookup([TOPIC])
   return { sender, requests, initCalls }
 }
@@ -233,4 +233,38 @@ describe('Kafka sender (scripted broker)', () => {
     assert.deepEqual((await c.done).metas.map((m) => m.offset), [7, 8])
     assert.equal((await d.done).error, undefined)
   })
+
+  it('fails a batch the broker keeps refusing once deliveryTimeoutMs has passed, with the last error, and takes a new producer id after it', async () => {
+    const h = await harness(1, 300, 300)
+    await confirmed(h)
+    const started = Date.now()
+    const c = call(h.sender, 0, 2) // one batch, sequence 1
+    // The broker answers every attempt with NOT_LEADER_OR_FOLLOWER (retriable): the sender resends until the timeout.
+    let answered = 1
+    let settled = false
+    const answering = (async () => {
+      while (!settled) {
+        while (h.requests.length > answered) h.requests[answered++].answer({ 0: 6 })
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })()
+    const { metas, error } = await c.done
+    settled = true
+    await answering
+    assert.equal(metas.length, 0, 'nothing acknowledged')
+    assert.equal(error?.code, 'TRIB_TIMEOUT')
+    assert.match(error?.message ?? '', /^send to t partition 0: not acknowledged within deliveryTimeoutMs \(300 ms\): .*NOT_LEADER_OR_FOLLOWER/)
+    assert.ok(Date.now() - started >= 300, 'not before the timeout')
+    assert.ok(answered >= 3, `retried before giving up (${answered - 1} attempts)`)
+    // It may have been written: the next batch goes under a new producer id, from sequence 0.
+    const next = call(h.sender, 0, 1)
+    await until(() => h.requests.length > answered, 'the next request')
+    const sent = h.requests[answered].batches[0]
+    assert.equal(h.initCalls.length, 2, 'a new producer id')
+    assert.equal(sent.producerId, h.initCalls[1])
+    assert.equal(sent.sequence, 0)
+    h.requests[answered].answer({})
+    assert.equal((await next.done).error, undefined)
+  })
 })
+
