@@ -255,7 +255,7 @@ describe('Kafka sender (scripted broker)', () => {
     assert.equal(error?.code, 'TRIB_TIMEOUT')
     assert.match(error?.message ?? '', /^send to t partition 0: not acknowledged within deliveryTimeoutMs \(300 ms\): .*NOT_LEADER_OR_FOLLOWER/)
     assert.ok(Date.now() - started >= 300, 'not before the timeout')
-    assert.ok(answered >= 3, `retried before giving up (${answered - 1} attempts)`)
+    assert.ok(answered >= 3, `sent and resent before giving up (${answered - 1} attempts)`)
     // It may have been written: the next batch goes under a new producer id, from sequence 0.
     const next = call(h.sender, 0, 1)
     await until(() => h.requests.length > answered, 'the next request')
