@@ -13,7 +13,7 @@
  * @module
  */
 import type { AssignedTopic } from './consumer-offsets.ts'
-import { WireWriter } from './wire.ts'
+import { WireWriter } from '../log/wire.ts'
 
 /** The fields of an OffsetCommitValue. */
 export interface OffsetCommitFields {

@@ -36,7 +36,7 @@
  * @module
  */
 import { TributaryError } from '../core/errors.ts'
-import { WireReader } from './wire.ts'
+import { WireReader } from '../log/wire.ts'
 
 /** A consumer group committed an offset. */
 export interface OffsetCommitMessage {

@@ -32,7 +32,7 @@ export { MonitorStorage, type StorageOptions, type CommitInput, type AddCommitRe
 export { Evaluator, evaluatePartition, notFoundStatus, type EvaluatorOptions } from './evaluator.ts'
 export * from './consumer-offsets.ts'
 export * from './consumer-offsets-encode.ts'
-export { WireReader, WireWriter } from './wire.ts'
+export { WireReader, WireWriter } from '../log/wire.ts'
 export { compileTemplate, type Template } from './template.ts'
 export { OffsetIngest, type OffsetIngestOptions } from './ingest.ts'
 export { KafkaOffsetSource, type KafkaSourceDeps } from './kafka-source.ts'

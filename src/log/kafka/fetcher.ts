@@ -361,7 +361,7 @@ export class Fetcher {
         }
         if (p.recordBytes === null) continue
         const fetchOffset = req.fetchOffset
-        const { records, next } = decodeRecordBatches(p.recordBytes, topic, p.partitionIndex, fetchOffset, p.abortedTransactions ?? [])
+        const { records, next } = decodeRecordBatches(p.recordBytes, topic, p.partitionIndex, fetchOffset, p.abortedTransactions)
         if (next <= fetchOffset) continue
         state.fetchOffset = next
         if (records.length > 0) {

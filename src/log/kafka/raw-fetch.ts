@@ -22,6 +22,7 @@
 import { createAPI, fetchV12, fetchV13, fetchV14, fetchV15, fetchV16, fetchV17, kGetApi, ResponseError, type Consumer } from '@platformatic/kafka'
 import { TributaryError } from '../../core/errors.ts'
 import type { AbortedTransaction } from './record-decoder.ts'
+import { WireReader } from '../wire.ts'
 
 /** One partition of a {@link RawFetchResponse}. */
 export interface RawFetchPartition {
@@ -33,7 +34,7 @@ export interface RawFetchPartition {
   divergingEpoch: { epoch: number; endOffset: bigint }
   currentLeader: { leaderId: number; leaderEpoch: number }
   snapshotId: { endOffset: bigint; epoch: number }
-  abortedTransactions: AbortedTransaction[] | null
+  abortedTransactions: AbortedTransaction[]
   preferredReadReplica: number
   /** Always null here: the records are in {@link recordBytes}. */
   records: null
@@ -92,133 +93,58 @@ export function useRawRecordFetch(client: Consumer): void {
   }
 }
 
-/** A cursor over a contiguous response. */
-class Cursor {
-  pos = 0
-  readonly buf: Buffer
-  constructor(buf: Buffer) {
-    this.buf = buf
-  }
-  int16(): number {
-    const v = this.buf.readInt16BE(this.pos)
-    this.pos += 2
-    return v
-  }
-  int32(): number {
-    const v = this.buf.readInt32BE(this.pos)
-    this.pos += 4
-    return v
-  }
-  int64(): bigint {
-    const v = this.buf.readBigInt64BE(this.pos)
-    this.pos += 8
-    return v
-  }
-  uvarint(): number {
-    let value = 0
-    let shift = 0
-    let b: number
-    do {
-      b = this.buf[this.pos++]
-      value += (b & 0x7f) * 2 ** shift
-      shift += 7
-    } while (b > 0x7f)
-    return value
-  }
-  /** COMPACT_STRING / COMPACT_NULLABLE_STRING. */
-  string(): string | null {
-    const n = this.uvarint() - 1
-    if (n < 0) return null
-    const s = this.buf.toString('utf8', this.pos, this.pos + n)
-    this.pos += n
-    return s
-  }
-  uuid(): string {
-    const hex = this.buf.toString('hex', this.pos, this.pos + 16)
-    this.pos += 16
-    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
-  }
-  /** COMPACT_ARRAY; null when absent. */
-  array<T>(item: (c: Cursor, i: number) => T): T[] | null {
-    const n = this.uvarint() - 1
-    if (n < 0) return null
-    const out: T[] = new Array(n)
-    for (let i = 0; i < n; i++) out[i] = item(this, i)
-    return out
-  }
-  /** Tagged fields: known tags go to `known`, the rest are skipped. */
-  taggedFields(known: { [tag: number]: (c: Cursor) => void } = {}): void {
-    const count = this.uvarint()
-    for (let i = 0; i < count; i++) {
-      const tag = this.uvarint()
-      const size = this.uvarint()
-      const end = this.pos + size
-      known[tag]?.(this)
-      this.pos = end
-    }
-  }
-}
-
 /** Parses a Fetch response (versions 12–17) with the records left as bytes. */
 export function parseRawFetchResponse(version: number, buf: Buffer): RawFetchResponse {
-  const c = new Cursor(buf)
+  const r = new WireReader(buf)
   const errors: [string, [number, null]][] = []
-  const throttleTimeMs = c.int32()
-  const errorCode = c.int16()
+  const throttleTimeMs = r.int32('Fetch throttle_time_ms')
+  const errorCode = r.int16('Fetch error_code')
   if (errorCode !== 0) errors.push([version >= 15 ? '' : '/', [errorCode, null]])
-  const response: RawFetchResponse = {
-    throttleTimeMs,
-    errorCode,
-    sessionId: c.int32(),
-    nodeEndpoints: [],
-    responses:
-      c.array((c, i) => {
-        const topicId = version >= 13 ? c.uuid() : (c.string() ?? '')
-        const partitions =
-          c.array((c, j) => {
-            const partition: RawFetchPartition = {
-              partitionIndex: c.int32(),
-              errorCode: c.int16(),
-              highWatermark: c.int64(),
-              lastStableOffset: c.int64(),
-              logStartOffset: c.int64(),
-              divergingEpoch: { epoch: -1, endOffset: -1n },
-              currentLeader: { leaderId: -1, leaderEpoch: -1 },
-              snapshotId: { endOffset: -1n, epoch: -1 },
-              abortedTransactions: c.array((c) => {
-                const aborted = { producerId: c.int64(), firstOffset: Number(c.int64()) }
-                c.taggedFields()
-                return aborted
-              }),
-              preferredReadReplica: c.int32(),
-              records: null,
-              recordBytes: null,
-            }
-            if (partition.errorCode !== 0) errors.push([`/responses/${i}/partitions/${j}`, [partition.errorCode, null]])
-            const size = c.uvarint() - 1
-            if (size > 0) {
-              partition.recordBytes = buf.subarray(c.pos, c.pos + size)
-              c.pos += size
-            }
-            c.taggedFields({
-              0: (c) => (partition.divergingEpoch = { epoch: c.int32(), endOffset: c.int64() }),
-              1: (c) => (partition.currentLeader = { leaderId: c.int32(), leaderEpoch: c.int32() }),
-              2: (c) => (partition.snapshotId = { endOffset: c.int64(), epoch: c.int32() }),
-            })
-            return partition
-          }) ?? []
-        c.taggedFields()
-        return { topicId, partitions }
-      }) ?? [],
+  const sessionId = r.int32('Fetch session_id')
+  const responses: RawFetchResponse['responses'] = []
+  for (let i = 0, topics = r.compactArrayLength('Fetch responses'); i < topics; i++) {
+    const topicId = version >= 13 ? r.uuid('Fetch topic_id') : r.compactString('Fetch topic')
+    const partitions: RawFetchPartition[] = []
+    for (let j = 0, n = r.compactArrayLength('Fetch partitions'); j < n; j++) {
+      const partition: RawFetchPartition = {
+        partitionIndex: r.int32('Fetch partition_index'),
+        errorCode: r.int16('Fetch partition error_code'),
+        highWatermark: BigInt(r.int64('Fetch high_watermark')),
+        lastStableOffset: BigInt(r.int64('Fetch last_stable_offset')),
+        logStartOffset: BigInt(r.int64('Fetch log_start_offset')),
+        divergingEpoch: { epoch: -1, endOffset: -1n },
+        currentLeader: { leaderId: -1, leaderEpoch: -1 },
+        snapshotId: { endOffset: -1n, epoch: -1 },
+        abortedTransactions: [],
+        preferredReadReplica: -1,
+        records: null,
+        recordBytes: null,
+      }
+      for (let k = 0, aborted = r.compactArrayLength('Fetch aborted_transactions', 17); k < aborted; k++) {
+        partition.abortedTransactions.push({ producerId: BigInt(r.int64('Fetch aborted producer_id')), firstOffset: r.int64('Fetch aborted first_offset') })
+        r.skipTaggedFields('Fetch aborted transaction')
+      }
+      partition.preferredReadReplica = r.int32('Fetch preferred_read_replica')
+      if (partition.errorCode !== 0) errors.push([`/responses/${i}/partitions/${j}`, [partition.errorCode, null]])
+      const records = r.compactBytes('Fetch records')
+      if (records !== null && records.length > 0) partition.recordBytes = records
+      r.taggedFields('Fetch partition', {
+        0: (t) => (partition.divergingEpoch = { epoch: t.int32('diverging_epoch epoch'), endOffset: BigInt(t.int64('diverging_epoch end_offset')) }),
+        1: (t) => (partition.currentLeader = { leaderId: t.int32('current_leader leader_id'), leaderEpoch: t.int32('current_leader leader_epoch') }),
+        2: (t) => (partition.snapshotId = { endOffset: BigInt(t.int64('snapshot_id end_offset')), epoch: t.int32('snapshot_id epoch') }),
+      })
+      partitions.push(partition)
+    }
+    r.skipTaggedFields('Fetch topic')
+    responses.push({ topicId, partitions })
   }
-  c.taggedFields({
-    0: (c) => {
-      response.nodeEndpoints =
-        c.array((c) => {
-          const endpoint = { nodeId: c.int32(), host: c.string() ?? '', port: c.int32(), rack: c.string() }
-          c.taggedFields()
-          return endpoint
-        }) ?? []
+  const response: RawFetchResponse = { throttleTimeMs, errorCode, sessionId, responses, nodeEndpoints: [] }
+  r.taggedFields('Fetch response', {
+    0: (t) => {
+      for (let i = 0, n = t.compactArrayLength('Fetch node_endpoints'); i < n; i++) {
+        response.nodeEndpoints.push({ nodeId: t.int32('node_id'), host: t.compactString('host'), port: t.int32('port'), rack: t.compactNullableString('rack') })
+        t.skipTaggedFields('Fetch node endpoint')
+      }
     },
   })
   if (errors.length > 0) throw new ResponseError(1, version, Object.fromEntries(errors), response)

@@ -1,5 +1,6 @@
 /**
- * Kafka's wire primitives, big-endian, for the records of `__consumer_offsets`: fixed-width
+ * Kafka's wire primitives, big-endian, for the records of `__consumer_offsets` and the Fetch
+ * responses the Kafka consumer parses itself (`kafka/raw-fetch.ts`): fixed-width
  * integers, `int16`-length strings and `int32`-length bytes (-1 = null), and the "compact" forms of
  * flexible versions, whose lengths are **unsigned varints** holding `length + 1` (0 = null), followed
  * by tagged fields.
@@ -134,14 +135,32 @@ export class WireReader {
     return this.#checkCount(n - 1, minSize, what)
   }
 
+  /** A UUID (16 bytes) in its usual text form. */
+  uuid(what: string): string {
+    this.#need(16, what)
+    const hex = this.buffer.toString('hex', this.#pos, this.#pos + 16)
+    this.#pos += 16
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`
+  }
+
   /** Skips a tagged-field section (flexible versions): a uvarint count, then `tag, size, bytes` each. */
   skipTaggedFields(what: string): void {
+    this.taggedFields(what, {})
+  }
+
+  /**
+   * Reads a tagged-field section: each field whose tag is in `known` is read by its function (which
+   * must stay within the field's size), the others are skipped.
+   */
+  taggedFields(what: string, known: { readonly [tag: number]: (reader: WireReader) => void }): void {
     const count = this.uvarint(`${what} tagged fields`)
     for (let i = 0; i < count; i++) {
-      this.uvarint(`${what} tag`)
+      const tag = this.uvarint(`${what} tag`)
       const size = this.uvarint(`${what} tagged field size`)
-      this.#need(size, `${what} tagged field`)
-      this.#pos += size
+      this.#need(size, `${what} tagged field ${tag}`)
+      const end = this.#pos + size
+      known[tag]?.(this)
+      this.#pos = end
     }
   }
 
